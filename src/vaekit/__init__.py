@@ -1,0 +1,53 @@
+"""vaekit: variational autoencoders in PyTorch, measured in nats.
+
+Build a VAE from a config or from components, train it on your tensors or a named data set, load it back
+from its run folder, and encode, decode, sample and reconstruct::
+
+    import vaekit
+    vae = vaekit.build_vae((1, 8, 8), latent_dim=8)
+    history = vaekit.fit(vae, x, epochs=50, out="runs/mine")
+    vae = vaekit.load("runs/mine")
+"""
+
+__version__ = "0.1.0"
+
+from vaekit.apps.fit import fit, train  # noqa: E402
+from vaekit.apps.generation import decode, encode, reconstruct, sample  # noqa: E402
+from vaekit.build import build_vae, load  # noqa: E402
+from vaekit.config import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainConfig  # noqa: E402
+from vaekit.data import Dataset, load_dataset  # noqa: E402
+from vaekit.errors import DataError, RunFolderError, TrainingError, VaekitError  # noqa: E402
+from vaekit.model import VAE, Decoder, Encoder, StandardNormalPrior  # noqa: E402
+from vaekit.objectives import Loss, elbo  # noqa: E402
+from vaekit.train import RunFolder, Trainer  # noqa: E402
+
+__all__ = [
+    "VAE",
+    "DataConfig",
+    "DataError",
+    "Dataset",
+    "Decoder",
+    "Encoder",
+    "Loss",
+    "ModelConfig",
+    "ObjectiveConfig",
+    "RunConfig",
+    "RunFolder",
+    "RunFolderError",
+    "StandardNormalPrior",
+    "TrainConfig",
+    "Trainer",
+    "TrainingError",
+    "VaekitError",
+    "__version__",
+    "build_vae",
+    "decode",
+    "elbo",
+    "encode",
+    "fit",
+    "load",
+    "load_dataset",
+    "reconstruct",
+    "sample",
+    "train",
+]

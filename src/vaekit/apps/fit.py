@@ -1,0 +1,261 @@
+"""Training a VAE end to end: data checks, objective, trainer, run folder, final figures and pictures.
+
+:func:`train` runs a :class:`~vaekit.config.RunConfig` on a named data set or file (what ``vaekit train``
+does); :func:`fit` trains a VAE you built on your own arrays. Both write the same run folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaekit.apps.generation import model_input, write_reconstruction_picture, write_samples_picture
+from vaekit.apps.images import plot_losses
+from vaekit.build import build_vae, read_run_record, run_record
+from vaekit.config import DataConfig, RunConfig, merge, parse_run_config
+from vaekit.data.registry import load_dataset, preset
+from vaekit.errors import DataError, RunFolderError, VaekitError
+from vaekit.model.vae import VAE
+from vaekit.objectives import LinearWarmup, elbo
+from vaekit.train import RunFolder, Trainer, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What training leaves: the trained VAE (best weights), per-epoch history, final summary, run folder."""
+
+    vae: VAE
+    history: list[dict[str, Any]]
+    summary: dict[str, Any]
+    run_dir: Path | None = None
+    splits: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+
+
+def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded random ``(train, val)`` split holding out ``fraction`` of the rows (at least one each)."""
+    n = len(x)
+    if n < 2:
+        raise DataError(f"need at least 2 examples to hold some out for validation, got {n}", "add data")
+    n_val = min(n - 1, max(1, round(n * fraction)))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return x[perm[n_val:]], x[perm[:n_val]]
+
+
+def check_data_fits(vae: VAE, x: torch.Tensor, what: str) -> None:
+    """Shape must match the model; a Bernoulli likelihood needs values in [0, 1]."""
+    if tuple(x.shape[1:]) != vae.x_shape:
+        raise DataError(
+            f"{what} has examples of shape {tuple(x.shape[1:])}, the model expects {vae.x_shape}",
+            "use data of the shape the model was built for",
+        )
+    likelihood = (vae.config or {}).get("model", {}).get("likelihood")
+    if likelihood == "bernoulli" and (x.min() < 0 or x.max() > 1):
+        raise DataError(
+            f"{what} has values in [{float(x.min()):.3g}, {float(x.max()):.3g}], a Bernoulli likelihood needs [0, 1]",
+            "use --likelihood gaussian, or scale the data",
+        )
+
+
+def _fixed_binarization(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """One Bernoulli draw per pixel with a fixed seed, so held-out losses are comparable across epochs."""
+    return torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
+
+
+def _prepare_folder(out: str | os.PathLike | None, resume: bool) -> RunFolder | None:
+    if out is None:
+        if resume:
+            raise VaekitError("--resume needs the run folder", "give --out RUN")
+        return None
+    folder = RunFolder(out)
+    if resume:
+        if not folder.has_state():
+            raise RunFolderError(f"nothing to resume in {folder.path} (no {RunFolder.STATE})", "start a new run instead")
+        return folder
+    if folder.path.exists() and any(folder.path.iterdir()):
+        raise VaekitError(f"run folder {folder.path} already exists", "use --resume to continue it, or another --out")
+    return folder
+
+
+def run(
+    vae: VAE,
+    config: RunConfig,
+    splits: dict[str, torch.Tensor],
+    *,
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Any] = (),
+) -> TrainResult:
+    """Train ``vae`` on ``splits`` (``train``, ``val``, optional ``test``) as ``config`` says; see :func:`train`."""
+    folder = _prepare_folder(out, resume)
+    for name, x in splits.items():
+        check_data_fits(vae, x, f"the {name} data")
+    tc, oc = config.train, config.objective
+    device = resolve_device(tc.device)
+    dynamic = config.data.binarize == "dynamic"
+    held_out = {k: (_fixed_binarization(v, tc.seed + i + 1) if dynamic else v)
+                for i, (k, v) in enumerate(splits.items()) if k != "train"}
+    steps_per_epoch = math.ceil(len(splits["train"]) / tc.batch_size)
+    kl_weight = LinearWarmup(oc.beta, round(oc.kl_warmup * steps_per_epoch))
+
+    def train_loss(model, x, step):
+        return elbo(model, x, beta=kl_weight(step), free_bits=oc.free_bits)
+
+    def eval_loss(model, x):
+        return elbo(model, x, beta=oc.beta)
+
+    if folder is not None and not resume:
+        folder.path.mkdir(parents=True, exist_ok=True)
+        folder.write_config(run_record(config, vae.x_shape))
+    trainer = Trainer(
+        vae,
+        train_loss,
+        val_loss_fn=eval_loss,
+        epochs=tc.epochs,
+        batch_size=tc.batch_size,
+        lr=tc.lr,
+        weight_decay=tc.weight_decay,
+        grad_clip=tc.grad_clip,
+        patience=tc.patience,
+        max_bad_steps=tc.max_bad_steps,
+        seed=tc.seed,
+        device=device,
+        batch_transform=torch.bernoulli if dynamic else None,
+        run_folder=folder,
+        callbacks=callbacks,
+    )
+    t0 = time.perf_counter()
+    history = trainer.fit(splits["train"], held_out.get("val"), resume=resume)
+    summary: dict[str, Any] = {
+        "epochs_run": trainer.epoch,
+        "best_epoch": trainer.best_epoch,
+        "stop_reason": trainer.stop_reason,
+        "skipped_steps": trainer.skipped_steps,
+        "train_seconds_this_session": time.perf_counter() - t0,
+        "device": str(device),
+    }
+    if "test" in held_out:
+        test = trainer.evaluate(held_out["test"], eval_loss)
+        summary.update({f"test/{k}": v for k, v in test.items()})
+        summary["test/neg_elbo"] = test["recon"] + test["kl"]
+        summary["n_test"] = len(held_out["test"])
+    if folder is not None:
+        folder.write_summary(summary)
+        write_pictures(vae, folder, history, held_out.get("test", held_out.get("val")), seed=tc.seed)
+    return TrainResult(vae.eval(), history, summary, folder.path if folder else None, {**held_out, "train": splits["train"]})
+
+
+def write_pictures(vae: VAE, folder: RunFolder, history: list[dict[str, Any]], held_out: torch.Tensor | None, *, seed: int) -> None:
+    """``samples.png`` (64 prior draws), ``reconstructions.png`` (held-out inputs above their reconstructions), ``loss.png``."""
+    from vaekit.apps.generation import reconstruct, sample
+
+    vae.eval()
+    n = 64 if len(vae.x_shape) == 3 else 500
+    write_samples_picture(sample(vae, n, seed=seed), folder / "samples.png", reference=held_out)
+    if held_out is not None:
+        inputs = held_out[:32] if len(vae.x_shape) == 3 else held_out[:500]
+        write_reconstruction_picture(inputs, reconstruct(vae, inputs), folder / "reconstructions.png")
+    plot_losses(history, folder / "loss.png")
+
+
+def _splits_for(dataset_splits: dict[str, torch.Tensor], data: DataConfig, seed: int) -> dict[str, torch.Tensor]:
+    splits = dict(dataset_splits)
+    if "val" not in splits:
+        splits["train"], splits["val"] = split_validation(splits["train"], data.val_fraction, seed)
+    return splits
+
+
+def train(
+    config: RunConfig | dict | None = None,
+    *,
+    out: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Any] = (),
+) -> TrainResult:
+    """Train the VAE a :class:`RunConfig` describes on its data set, writing the run folder ``out``.
+
+    A dict config is laid over the data set's preset (see :data:`vaekit.data.registry.PRESETS`), which is
+    laid over the defaults; a :class:`RunConfig` is used as it is.
+
+    With ``resume``, the config is read from ``out`` (only ``train.epochs`` and ``train.device`` may be
+    changed by the ``config`` given) and training continues from the last checkpoint; on CPU the final weights
+    equal those of an uninterrupted run.
+    """
+    if resume:
+        if out is None:
+            raise VaekitError("--resume needs the run folder", "give --out RUN")
+        stored, _ = read_run_record(out)
+        config = _resumed_config(stored, config)
+    elif not isinstance(config, RunConfig):
+        raw = config or {}
+        name = raw.get("data", {}).get("name", DataConfig().name)
+        config = parse_run_config(merge(preset(name), raw))
+    dataset = load_dataset(config.data.name, data_dir)
+    splits = _splits_for(dataset.splits, config.data, config.train.seed)
+    vae = build_vae(dataset.x_shape, config.model)
+    return run(vae, config, splits, out=out, resume=resume, callbacks=callbacks)
+
+
+def _resumed_config(stored: RunConfig, given: RunConfig | dict | None) -> RunConfig:
+    if given is None:
+        return stored
+    raw = given.model_dump() if isinstance(given, RunConfig) else given
+    train_raw = raw.get("train", {})
+    changes = {k: v for k, v in train_raw.items() if k in ("epochs", "device") and v is not None}
+    return parse_run_config({**stored.model_dump(), "train": {**stored.train.model_dump(), **changes}})
+
+
+def fit(
+    vae: VAE,
+    x: np.ndarray | torch.Tensor,
+    *,
+    val: np.ndarray | torch.Tensor | None = None,
+    test: np.ndarray | torch.Tensor | None = None,
+    epochs: int = 100,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    beta: float = 1.0,
+    kl_warmup: float = 0.0,
+    free_bits: float = 0.0,
+    binarize: str = "none",
+    patience: int | None = 10,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    device: str = "auto",
+    out: str | os.PathLike | None = None,
+    callbacks: Sequence[Any] = (),
+) -> TrainResult:
+    """Train a VAE from :func:`vaekit.build_vae` on your own arrays (tables ``(N, D)`` or images).
+
+    Without ``val``, a seeded ``val_fraction`` of ``x`` is held out for validation and early stopping.
+    With ``out``, writes a run folder that :func:`vaekit.load` reads back.
+    """
+    if vae.config is None and out is not None:
+        raise VaekitError("only a VAE made by vaekit.build_vae can be saved to a run folder", "build it with build_vae")
+    config = parse_run_config(
+        {
+            "data": {"name": "<arrays>", "binarize": binarize, "val_fraction": val_fraction},
+            "model": (vae.config or {}).get("model", {}),
+            "objective": {"beta": beta, "kl_warmup": kl_warmup, "free_bits": free_bits},
+            "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience, "seed": seed,
+                      "device": device},
+        }
+    )
+    splits = {"train": model_input(vae, x, "x")}
+    if val is not None:
+        splits["val"] = model_input(vae, val, "val")
+    if test is not None:
+        splits["test"] = model_input(vae, test, "test")
+    splits = _splits_for(splits, config.data, seed)
+    return run(vae, config, splits, out=out, callbacks=callbacks)

@@ -1,0 +1,144 @@
+"""Generation and inference on arrays: sample, encode, decode, reconstruct; and writing their results.
+
+These take and return NumPy arrays, run without gradients in memory-bounded batches, and validate that the
+input fits the model. The tensor-level versions are methods of :class:`vaekit.VAE`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vaekit.apps.images import plot_table_pairs, save_image_grid, save_pairs
+from vaekit.data.dataset import as_examples
+from vaekit.errors import DataError, VaekitError
+from vaekit.model.vae import VAE
+from vaekit.train.checkpoint import atomic_write_bytes, atomic_write_text
+
+
+def _device(vae: VAE) -> torch.device:
+    return next(vae.parameters()).device
+
+
+def model_input(vae: VAE, x: np.ndarray | torch.Tensor, what: str = "input") -> torch.Tensor:
+    """Validate ``x`` as examples for ``vae`` (shape, finiteness) and convert it to float32."""
+    t = as_examples(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, what)
+    if tuple(t.shape[1:]) != vae.x_shape:
+        raise DataError(
+            f"{what} has examples of shape {tuple(t.shape[1:])}, the model expects {vae.x_shape}",
+            "use data like the data the model was trained on",
+        )
+    return t
+
+
+def _generator(seed: int | None, device: torch.device) -> torch.Generator | None:
+    return None if seed is None else torch.Generator(device=device).manual_seed(seed)
+
+
+@torch.no_grad()
+def sample(vae: VAE, n: int, *, temperature: float = 1.0, seed: int | None = None, mean: bool = True) -> np.ndarray:
+    """``n`` examples decoded from prior draws ``z ~ N(0, T^2 I)``: array ``(n, *x_shape)``."""
+    if n < 1:
+        raise VaekitError(f"cannot draw {n} samples", "ask for at least 1")
+    if temperature <= 0:
+        raise VaekitError(f"temperature must be positive, got {temperature}")
+    vae.eval()
+    g = _generator(seed, _device(vae))
+    return vae.sample(n, temperature=temperature, generator=g, mean=mean).cpu().numpy()
+
+
+@torch.no_grad()
+def encode(
+    vae: VAE, x: np.ndarray | torch.Tensor, *, sample: bool = False, seed: int | None = None, batch_size: int = 1024
+) -> np.ndarray:
+    """Latent codes ``(N, latent_dim)``: the posterior means E[z|x], or one draw z ~ q(z|x) with ``sample``."""
+    vae.eval()
+    xs = model_input(vae, x)
+    dev = _device(vae)
+    g = _generator(seed, dev)
+    out = []
+    for chunk in xs.split(batch_size):
+        qz = vae.encode(chunk.to(dev))
+        if sample:
+            out.append(qz.mean + qz.stddev * torch.randn(qz.mean.shape, generator=g, device=dev))
+        else:
+            out.append(qz.mean)
+    return torch.cat(out).cpu().numpy()
+
+
+@torch.no_grad()
+def decode(vae: VAE, z: np.ndarray | torch.Tensor, *, mean: bool = True, batch_size: int = 1024) -> np.ndarray:
+    """E[x|z] (or a draw of x ~ p(x|z)) for latent codes ``(N, latent_dim)``: array ``(N, *x_shape)``."""
+    vae.eval()
+    zs = torch.as_tensor(np.asarray(z), dtype=torch.float32)
+    if zs.dim() != 2 or zs.shape[1] != vae.latent_dim:
+        raise DataError(f"latent codes have shape {tuple(zs.shape)}", f"need (N, {vae.latent_dim})")
+    dev = _device(vae)
+    out = [(px.mean if mean else px.sample()) for px in (vae.decode(c.to(dev)) for c in zs.split(batch_size))]
+    return torch.cat(out).cpu().numpy()
+
+
+@torch.no_grad()
+def reconstruct(vae: VAE, x: np.ndarray | torch.Tensor, *, batch_size: int = 1024) -> np.ndarray:
+    """E[x | z = E[z|x]] for each input: array shaped like ``x``'s examples."""
+    vae.eval()
+    xs = model_input(vae, x)
+    dev = _device(vae)
+    return torch.cat([vae.reconstruct(c.to(dev)) for c in xs.split(batch_size)]).cpu().numpy()
+
+
+# writing ----------------------------------------------------------------------------------------------------
+SUFFIXES = {".png", ".npy", ".csv"}
+
+
+def check_output(path: str | os.PathLike, allowed: set[str]) -> Path:
+    """Refuse an output path whose type we cannot write, or whose folder does not exist, before any work."""
+    path = Path(path)
+    if path.suffix.lower() not in allowed:
+        raise VaekitError(f"cannot write {path.name}", f"use one of {', '.join(sorted(allowed))}")
+    if not path.parent.exists():
+        raise VaekitError(f"folder {path.parent} does not exist", "create it first")
+    return path
+
+
+def write_array(array: np.ndarray, path: str | os.PathLike, *, column_prefix: str = "x") -> None:
+    """``.npy`` as is; ``.csv`` with a header (``z0, z1, ...``) for 2-D arrays; ``.png`` as an image grid."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        buf = io.BytesIO()
+        np.save(buf, array)
+        atomic_write_bytes(path, buf.getvalue())
+    elif suffix == ".csv":
+        flat = array.reshape(len(array), -1)
+        header = ",".join(f"{column_prefix}{i}" for i in range(flat.shape[1]))
+        body = "\n".join(",".join(f"{v:.7g}" for v in row) for row in flat)
+        atomic_write_text(path, header + "\n" + body + "\n")
+    elif suffix == ".png":
+        if array.ndim != 4:
+            raise VaekitError("only image data can be written as .png", "use .npy or .csv")
+        save_image_grid(array, path)
+    else:
+        raise VaekitError(f"cannot write {path.name}", "use .png, .npy or .csv")
+
+
+def write_samples_picture(samples: np.ndarray, path: str | os.PathLike, reference: torch.Tensor | None = None) -> None:
+    """A grid of image samples, or for tables a scatter of samples over reference data."""
+    if samples.ndim == 4:
+        save_image_grid(samples, path)
+    else:
+        ref = reference if reference is not None else torch.empty(0, samples.shape[1])
+        plot_table_pairs(ref, torch.as_tensor(samples), path, labels=("data", "samples"), title="samples from the prior")
+
+
+def write_reconstruction_picture(inputs: torch.Tensor, outputs: np.ndarray, path: str | os.PathLike) -> None:
+    """Inputs above their reconstructions (images), or inputs against reconstructions (tables)."""
+    out = torch.as_tensor(outputs)
+    if inputs.dim() == 4:
+        save_pairs(inputs, out, path)
+    else:
+        plot_table_pairs(inputs, out, path, labels=("input", "reconstruction"), title="reconstructions")

@@ -1,0 +1,108 @@
+"""Pictures: image grids and training curves, written atomically as PNG."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaekit.train.checkpoint import atomic_write_bytes
+
+
+def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, pad: int = 2, min_tile: int = 28):
+    """Tile ``(N, C, H, W)`` images in [0, 1] into one PIL image, ``nrow`` per row, upscaled to ``min_tile`` px."""
+    from PIL import Image
+
+    x = torch.as_tensor(np.asarray(images), dtype=torch.float32).clamp(0, 1)
+    n, c, h, w = x.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    grid = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i in range(n):
+        r, k = divmod(i, nrow)
+        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = x[i]
+    array = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    image = Image.fromarray(array[..., 0] if c == 1 else array[..., :3])
+    scale = max(1, math.ceil(min_tile / max(h, w)))
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    return image
+
+
+def save_png(image: Any, path: str | os.PathLike) -> None:
+    """Write a PIL image or a matplotlib figure to ``path`` as PNG, atomically."""
+    buf = io.BytesIO()
+    if hasattr(image, "savefig"):
+        image.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    else:
+        image.save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def save_image_grid(images: torch.Tensor | np.ndarray, path: str | os.PathLike, *, nrow: int | None = None) -> None:
+    save_png(image_grid(images, nrow=nrow), path)
+
+
+def save_pairs(inputs: torch.Tensor, outputs: torch.Tensor, path: str | os.PathLike, *, per_row: int = 8) -> None:
+    """Rows of inputs, each directly above the row of their reconstructions."""
+    blocks = []
+    for start in range(0, len(inputs), per_row):
+        blocks += [inputs[start : start + per_row], outputs[start : start + per_row]]
+        short = per_row - len(blocks[-1])
+        if short:
+            pad = torch.ones(short, *inputs.shape[1:])
+            blocks[-2], blocks[-1] = torch.cat([blocks[-2], pad]), torch.cat([blocks[-1], pad])
+    save_image_grid(torch.cat(blocks), path, nrow=per_row)
+
+
+def _figure(ncols: int, width: float = 4.0):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width * ncols, 3.2))
+    return fig, fig.subplots(1, ncols, squeeze=False)[0]
+
+
+def plot_losses(history: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
+    """Train and validation loss, reconstruction and KL per epoch, in nats per example."""
+    fig, axes = _figure(3)
+    epochs = [r["epoch"] for r in history]
+    for ax, term in zip(axes, ("loss", "recon", "kl"), strict=True):
+        for split, style in (("train", "-"), ("val", "--")):
+            key = f"{split}/{term}"
+            if any(key in r for r in history):
+                ax.plot(epochs, [r.get(key, np.nan) for r in history], style, marker=".", label=split)
+        ax.set_title({"loss": "loss (negative ELBO with beta)", "recon": "reconstruction", "kl": "KL"}[term])
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("nats per example")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def plot_table_pairs(
+    a: torch.Tensor, b: torch.Tensor, path: str | os.PathLike, *, labels: tuple[str, str], title: str
+) -> None:
+    """For tables: the first two features of ``a`` and ``b`` side by side (or one histogram for 1-D data)."""
+    fig, axes = _figure(1, width=5.0)
+    ax = axes[0]
+    if a.shape[1] >= 2:
+        ax.scatter(a[:, 0], a[:, 1], s=6, alpha=0.5, label=labels[0])
+        ax.scatter(b[:, 0], b[:, 1], s=6, alpha=0.5, label=labels[1])
+        ax.set_xlabel("feature 0")
+        ax.set_ylabel("feature 1")
+    else:
+        ax.hist([a[:, 0].numpy(), b[:, 0].numpy()], bins=40, label=list(labels))
+        ax.set_xlabel("feature 0")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    save_png(fig, path)

@@ -1,0 +1,103 @@
+"""The one place where configuration names become classes, and run folders become models again."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+from torch import nn
+
+from vaekit import __version__
+from vaekit.config import FORMAT_VERSION, ModelConfig, RunConfig, parse_run_config, validation_message
+from vaekit.distributions import BernoulliHead, DiagonalGaussianHead, GaussianHead
+from vaekit.errors import RunFolderError, VaekitError
+from vaekit.model import VAE, Decoder, Encoder, StandardNormalPrior
+from vaekit.nn import ConvDecoderTrunk, ConvEncoderTrunk, mlp
+from vaekit.train.checkpoint import RunFolder
+
+def resolve_model_config(model: ModelConfig | None = None, **overrides: Any) -> ModelConfig:
+    """A validated :class:`ModelConfig` from a config and/or keyword overrides (``hidden`` may be an int)."""
+    raw = model.model_dump() if model is not None else {}
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ModelConfig.model_validate(raw)
+    except ValidationError as err:
+        raise VaekitError(f"invalid model: {validation_message(err)}") from None
+
+
+def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overrides: Any) -> VAE:
+    """Build a VAE for examples of shape ``x_shape`` (``(D,)`` tables, ``(C, H, W)`` images).
+
+    ``build_vae((1, 28, 28), arch="conv", latent_dim=32)``; keywords override fields of ``model``.
+    """
+    cfg = resolve_model_config(model, **overrides)
+    x_shape = tuple(int(d) for d in x_shape)
+    if not x_shape or any(d < 1 for d in x_shape):
+        raise VaekitError(f"invalid data shape {x_shape}")
+    hidden = cfg.hidden
+    d = cfg.latent_dim
+    enc_head = DiagonalGaussianHead()
+    dec_head: nn.Module = BernoulliHead(x_shape) if cfg.likelihood == "bernoulli" else GaussianHead(x_shape, cfg.sigma)
+    p = dec_head.params_per_dim
+    if cfg.arch == "mlp":
+        n = math.prod(x_shape)
+        enc_trunk: nn.Module = nn.Sequential(nn.Flatten(), mlp(n, hidden, enc_head.params_per_dim * d))
+        dec_trunk: nn.Module = mlp(d, hidden[::-1], p * n)
+    else:
+        if len(x_shape) != 3:
+            raise VaekitError(f"the conv model needs images (C, H, W), got examples of shape {x_shape}", "use --model mlp")
+        enc_trunk = ConvEncoderTrunk(x_shape, hidden, enc_head.params_per_dim * d)
+        c, h, w = x_shape
+        dec_trunk = ConvDecoderTrunk(d, hidden, (p * c, h, w))
+    return VAE(
+        Encoder(enc_trunk, enc_head, x_shape, d),
+        Decoder(dec_trunk, dec_head, x_shape, d),
+        StandardNormalPrior(d),
+        config={"x_shape": list(x_shape), "model": cfg.model_dump(mode="json")},
+    )
+
+
+def run_record(config: RunConfig, x_shape: Sequence[int]) -> dict[str, Any]:
+    """The content of a run folder's ``config.json``."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "vaekit_version": __version__,
+        "x_shape": list(x_shape),
+        "run": config.model_dump(mode="json"),
+    }
+
+
+def read_run_record(run_dir: str | os.PathLike) -> tuple[RunConfig, tuple[int, ...]]:
+    """Parse and check a run folder's ``config.json``: ``(config, x_shape)``."""
+    folder = RunFolder(run_dir)
+    record = folder.read_config()
+    version = record.get("format_version") if isinstance(record, dict) else None
+    if version != FORMAT_VERSION:
+        raise RunFolderError(
+            f"{folder.path} was written by an incompatible vaekit (run format {version!r}, this vaekit reads "
+            f"{FORMAT_VERSION})",
+            "retrain it with this version",
+        )
+    try:
+        x_shape = tuple(int(d) for d in record["x_shape"])
+        config = parse_run_config(record["run"])
+    except (KeyError, TypeError, ValueError, VaekitError) as err:
+        raise RunFolderError(f"{folder.path}/config.json is incomplete or invalid ({err})", "retrain it") from None
+    return config, x_shape
+
+
+def load(run_dir: str | os.PathLike, *, device: str | torch.device = "cpu") -> VAE:
+    """The trained VAE of a run folder (best weights), in eval mode on ``device``."""
+    config, x_shape = read_run_record(run_dir)
+    vae = build_vae(x_shape, config.model)
+    state = RunFolder(run_dir).load_model_state()
+    try:
+        vae.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise RunFolderError(f"weights in {run_dir} do not match its config.json ({first})", "retrain it") from None
+    return vae.to(device).eval()

@@ -1,0 +1,279 @@
+"""The ``vaekit`` command: parse, load, one library call, write output.
+
+Every user mistake ends as one line ``error: <what> (<hint>)`` on stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+import vaekit
+from vaekit.apps.generation import check_output, write_array, write_reconstruction_picture
+from vaekit.build import read_run_record
+from vaekit.config import merge
+from vaekit.data.registry import dataset_names, load_dataset
+from vaekit.errors import VaekitError
+
+# Typer ships its own copy of click in recent versions; take the exception classes from its MRO so this works
+# with either.
+_CLICK_ERRORS = {c.__name__: c for c in typer.BadParameter.__mro__}
+ClickException, UsageError = _CLICK_ERRORS["ClickException"], _CLICK_ERRORS["UsageError"]
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Variational autoencoders: train, sample, reconstruct, encode.",
+)
+
+DATA_HELP = "registered data set (" + ", ".join(dataset_names()) + ") or a .npy/.npz/.csv file or image folder"
+
+
+def _parse_hidden(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise VaekitError(f"--hidden {text!r} is not a list of integers", "e.g. --hidden 400 or --hidden 512,256") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    if not path.is_file():
+        raise VaekitError(f"config file {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise VaekitError(f"config file {path} is not valid TOML ({err})") from None
+
+
+def _drop_none(tree: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            v = _drop_none(v)
+            if v:
+                out[k] = v
+        elif v is not None:
+            out[k] = v
+    return out
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+class _ProgressBar:
+    """A rich progress bar over optimisation steps, showing the live loss (read every ``every`` steps)."""
+
+    def __init__(self, every: int = 10):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.every = every
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), transient=True,
+        )
+        self.task = None
+
+    def on_fit_start(self, trainer) -> None:
+        self.progress.start()
+
+    def on_epoch_start(self, trainer, epoch: int) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task("train", total=trainer.steps_per_epoch, epoch=epoch, loss="...")
+
+    def on_step_end(self, trainer, out) -> None:
+        self.progress.advance(self.task)
+        if trainer.step % self.every == 0:
+            self.progress.update(self.task, loss=f"{float(out.loss):.3f}")
+
+    def on_fit_end(self, trainer) -> None:
+        self.progress.stop()
+
+
+@app.command()
+def train(
+    data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: digits]"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="data folder [default: $VAEKIT_DATA_DIR, else the user cache]"),
+    model: str = typer.Option(None, "--model", help="mlp | conv [default: mlp]"),
+    latent_dim: int = typer.Option(None, "--latent-dim", help="latent dimensions [default: 16]"),
+    hidden: str = typer.Option(None, "--hidden", help="MLP widths or conv channels, e.g. 400 or 512,256"),
+    likelihood: str = typer.Option(None, "--likelihood", help="bernoulli | gaussian [default: bernoulli]"),
+    sigma: float = typer.Option(None, "--sigma", help="fixed Gaussian scale [default: learned per dimension]"),
+    binarize: str = typer.Option(None, "--binarize", help="none | dynamic (a fresh Bernoulli draw per batch)"),
+    beta: float = typer.Option(None, "--beta", help="weight of the KL term [default: 1]"),
+    kl_warmup: float = typer.Option(None, "--kl-warmup", help="epochs of linear KL warm-up [default: 0]"),
+    free_bits: float = typer.Option(None, "--free-bits", help="nats per latent dimension [default: 0]"),
+    epochs: int = typer.Option(None, "--epochs", help="maximum epochs [default: 100]"),
+    batch_size: int = typer.Option(None, "--batch-size", help="[default: 128]"),
+    lr: float = typer.Option(None, "--lr", help="AdamW learning rate [default: 1e-3]"),
+    weight_decay: float = typer.Option(None, "--weight-decay", help="[default: 0]"),
+    grad_clip: float = typer.Option(None, "--grad-clip", help="gradient-norm clip [default: 100]"),
+    patience: int = typer.Option(None, "--patience", help="early stopping patience in epochs [default: 10]"),
+    val_fraction: float = typer.Option(None, "--val-fraction", help="held out when the data has no val split"),
+    seed: int = typer.Option(None, "--seed", help="[default: 0]"),
+    device: str = typer.Option(None, "--device", help="auto | cpu | cuda | mps [default: auto]"),
+    out: Path = typer.Option(None, "--out", help="run folder [default: runs/<data>-<model>-<time>]"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print only errors and the final figures"),
+    config: Path = typer.Option(None, "--config", help="TOML file with [data] [model] [objective] [train] tables"),
+) -> None:
+    """Train a VAE and write a run folder (config, weights, metrics, pictures)."""
+    _setup_logging(quiet)
+    flags = _drop_none({
+        "data": {"name": data, "binarize": binarize, "val_fraction": val_fraction},
+        "model": {"arch": model, "latent_dim": latent_dim, "hidden": _parse_hidden(hidden), "likelihood": likelihood,
+                  "sigma": sigma},
+        "objective": {"beta": beta, "kl_warmup": kl_warmup, "free_bits": free_bits},
+        "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+                  "grad_clip": grad_clip, "patience": patience, "seed": seed, "device": device},
+    })
+    raw = merge(_read_toml(config), flags) if config else flags
+    if resume:
+        if out is None:
+            raise VaekitError("--resume needs the run folder", "give --out RUN")
+        allowed = {"train": {"epochs", "device"}}
+        changed = [f"{sec}.{k}" for sec, vals in raw.items() for k in vals if k not in allowed.get(sec, set())]
+        if changed:
+            raise VaekitError(f"cannot change {', '.join(changed)} when resuming", "only --epochs and --device may change")
+    if out is None:
+        import time
+
+        stem = Path(raw.get("data", {}).get("name", "digits")).stem
+        out = Path("runs") / f"{stem}-{raw.get('model', {}).get('arch', 'mlp')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    callbacks = [_ProgressBar()] if sys.stderr.isatty() and not quiet else []
+    result = vaekit.train(raw, out=out, data_dir=data_dir, resume=resume, callbacks=callbacks)
+    _print_summary(result, quiet)
+
+
+def _print_summary(result: Any, quiet: bool) -> None:
+    s = result.summary
+    if quiet:
+        typer.echo(f"{result.run_dir}\ttest/loss={s.get('test/loss', float('nan')):.4f}")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"run folder {result.run_dir}", show_header=True)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    last = result.history[-1] if result.history else {}
+    rows = [("epochs run", s["epochs_run"]), ("best epoch", s["best_epoch"]), ("stopped", s["stop_reason"])]
+    rows += [(k, f"{last[k]:.4f}") for k in ("train/loss", "val/loss", "val/recon", "val/kl") if k in last]
+    rows += [(k, f"{s[k]:.4f}") for k in ("test/loss", "test/recon", "test/kl") if k in s]
+    if last:
+        rows.append(("seconds per epoch (last)", f"{last['epoch_seconds']:.2f}"))
+    for k, v in rows:
+        table.add_row(k, str(v))
+    Console().print(table)
+
+
+def _load(run: Path):
+    return vaekit.load(run)
+
+
+def _run_data(run: Path, data: str | None, data_dir: Path | None, split: str):
+    if data is None:
+        config, _ = read_run_record(run)
+        data = config.data.name
+    return load_dataset(data, data_dir).split(split)
+
+
+@app.command()
+def sample(
+    run: Path = typer.Argument(..., help="run folder"),
+    n: int = typer.Option(64, "-n", help="number of samples"),
+    temperature: float = typer.Option(1.0, "--temperature", "-t", help="prior scale T: z ~ N(0, T^2 I)"),
+    seed: int = typer.Option(None, "--seed", help="seed for repeatable draws"),
+    output: Path = typer.Option(..., "-o", "--output", help=".png grid or .npy array"),
+) -> None:
+    """Draw new examples from the prior and decode them."""
+    check_output(output, {".png", ".npy"})
+    vae = _load(run)
+    write_array(vaekit.sample(vae, n, temperature=temperature, seed=seed), output)
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def reconstruct(
+    run: Path = typer.Argument(..., help="run folder"),
+    data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: the run's data]"),
+    data_dir: Path = typer.Option(None, "--data-dir"),
+    split: str = typer.Option("test", "--split", help="split of a registered data set"),
+    n: int = typer.Option(None, "-n", help="number of examples [default: 32 for .png, all for .npy]"),
+    output: Path = typer.Option(..., "-o", "--output", help=".png (inputs above reconstructions) or .npy"),
+) -> None:
+    """Reconstruct inputs through the latent space: E[x | z = E[z|x]]."""
+    check_output(output, {".png", ".npy"})
+    vae = _load(run)
+    x = _run_data(run, data, data_dir, split)
+    limit = n if n is not None else (32 if output.suffix.lower() == ".png" else len(x))
+    x = x[: max(limit, 1)]
+    x_hat = vaekit.reconstruct(vae, x)
+    if output.suffix.lower() == ".png":
+        write_reconstruction_picture(x, x_hat, output)
+    else:
+        write_array(x_hat, output)
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def encode(
+    run: Path = typer.Argument(..., help="run folder"),
+    data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: the run's data]"),
+    data_dir: Path = typer.Option(None, "--data-dir"),
+    split: str = typer.Option("test", "--split", help="split of a registered data set"),
+    draw: bool = typer.Option(False, "--sample", help="draw z ~ q(z|x) instead of the mean E[z|x]"),
+    seed: int = typer.Option(None, "--seed"),
+    output: Path = typer.Option(..., "-o", "--output", help=".npy or .csv (columns z0, z1, ...)"),
+) -> None:
+    """Map inputs to latent codes (posterior means, or draws with --sample)."""
+    check_output(output, {".npy", ".csv"})
+    vae = _load(run)
+    x = _run_data(run, data, data_dir, split)
+    write_array(vaekit.encode(vae, x, sample=draw, seed=seed), output, column_prefix="z")
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def datasets() -> None:
+    """List the registered data sets."""
+    for name in dataset_names():
+        typer.echo(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning every user mistake into one ``error:`` line and exit code 2."""
+    try:
+        app(args=argv, prog_name="vaekit", standalone_mode=False)
+    except VaekitError as err:
+        typer.echo(f"error: {err}", err=True)
+        return 2
+    except UsageError as err:
+        if type(err).__name__ == "NoArgsIsHelpError":
+            typer.echo(err.ctx.get_help() if err.ctx else "usage: vaekit COMMAND", err=True)
+            return 2
+        hint = f" (see vaekit {err.ctx.info_name} --help)" if err.ctx and err.ctx.info_name != "vaekit" else ""
+        typer.echo(f"error: {err.format_message()}{hint}", err=True)
+        return 2
+    except ClickException as err:
+        typer.echo(f"error: {err.format_message()}", err=True)
+        return 2
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("error: interrupted (a run can be continued with vaekit train --resume --out RUN)", err=True)
+        return 130
+    except typer.Exit as err:
+        return err.exit_code
+    return 0

@@ -1,0 +1,116 @@
+"""Validated configuration records: names and numbers only, never classes.
+
+Configs live at the edges (CLI, :mod:`vaekit.build`, run folders); components take plain arguments.
+A :class:`RunConfig` is everything needed to rebuild a trained model and repeat its training.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from vaekit.errors import VaekitError
+
+FORMAT_VERSION = 1
+DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64)}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """Which data to train on and how to present it to the model."""
+
+    name: str = Field("digits", description="registered data set name or a file/folder path")
+    binarize: Literal["none", "dynamic"] = "none"
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="held out from train when no val split exists")
+
+
+class ModelConfig(_Strict):
+    """Architecture of the encoder, decoder and prior."""
+
+    arch: Literal["mlp", "conv"] = "mlp"
+    latent_dim: int = Field(16, ge=1, le=4096)
+    hidden: tuple[int, ...] = Field(
+        (400,), description="MLP widths, or conv channels per stride-2 layer; default by arch"
+    )
+    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    sigma: float | None = Field(None, gt=0.0, description="fixed Gaussian scale; None learns it")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_hidden(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and raw.get("hidden") is None:
+            raw = {**raw, "hidden": DEFAULT_HIDDEN.get(raw.get("arch", "mlp"), (400,))}
+        if isinstance(raw, dict) and isinstance(raw.get("hidden"), int):
+            raw = {**raw, "hidden": (raw["hidden"],)}
+        return raw
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive_widths(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(h < 1 for h in v):
+            raise ValueError("needs one or more positive widths, e.g. 400 or 512,256")
+        return v
+
+
+class ObjectiveConfig(_Strict):
+    """The training objective: negative ELBO with β, KL warm-up and free bits."""
+
+    beta: float = Field(1.0, ge=0.0)
+    kl_warmup: float = Field(0.0, ge=0.0, description="epochs of linear KL warm-up from 0 to beta")
+    free_bits: float = Field(0.0, ge=0.0, description="nats per latent dimension below which KL is free")
+
+
+class TrainConfig(_Strict):
+    """Optimisation and bookkeeping."""
+
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    grad_clip: float | None = Field(100.0, gt=0.0)
+    patience: int | None = Field(10, ge=1, description="early stopping after this many epochs without improvement")
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    max_bad_steps: int = Field(20, ge=1, description="stop after this many consecutive non-finite losses")
+
+
+class RunConfig(_Strict):
+    """Everything that defines a training run."""
+
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
+    train: TrainConfig = TrainConfig()
+
+
+def validation_message(err: ValidationError) -> str:
+    """One line naming each bad field, e.g. ``train.epochs: Input should be greater than or equal to 1``."""
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg} (got {e['input']!r})" if "input" in e and loc else f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_run_config(raw: dict) -> RunConfig:
+    """Validate a nested dict into a :class:`RunConfig`, raising :class:`VaekitError` on bad values."""
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as err:
+        raise VaekitError(f"invalid configuration: {validation_message(err)}") from None
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Deep-merge ``override`` into ``base`` (both nested dicts); returns a new dict."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out

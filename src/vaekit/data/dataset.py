@@ -1,0 +1,73 @@
+"""The in-memory data set record every loader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from vaekit.errors import DataError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Named splits of float32 tensors shaped ``(N, *x_shape)``, with optional integer labels per split.
+
+    Images are ``(N, C, H, W)`` with values in [0, 1]; tables are ``(N, D)``. Registered data sets carry
+    their standard splits (``train``, ``test``, and ``val`` where the benchmark fixes one); a file is one
+    ``train`` split.
+    """
+
+    name: str
+    splits: dict[str, torch.Tensor]
+    labels: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return tuple(self.splits["train"].shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.x_shape) == 3
+
+    def split(self, name: str) -> torch.Tensor:
+        """The named split; a single-split (file) data set answers every name with all its rows."""
+        if name in self.splits:
+            return self.splits[name]
+        if list(self.splits) == ["train"]:
+            return self.splits["train"]
+        raise DataError(f"data set {self.name!r} has no {name!r} split", f"choose one of {', '.join(self.splits)}")
+
+
+def as_examples(array: np.ndarray, what: str) -> torch.Tensor:
+    """Validate and convert an array to float32 examples: tables ``(N, D)`` or images ``(N, C, H, W)``.
+
+    ``(N, H, W)`` gains a channel axis; ``(N, H, W, C)`` with C in {1, 3, 4} is moved to channels-first;
+    ``uint8`` is scaled to [0, 1]. NaN, inf, text and empty arrays are errors.
+    """
+    array = np.asarray(array)
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{what} holds {array.dtype} values, not numbers", "give numeric data")
+    if array.ndim < 2 or len(array) == 0:
+        raise DataError(
+            f"{what} has shape {array.shape}", "need rows of features (N, D) or images (N, H, W) / (N, C, H, W)"
+        )
+    if array.ndim > 4:
+        raise DataError(f"{what} has {array.ndim} dimensions {array.shape}", "need (N, D), (N, H, W) or (N, C, H, W)")
+    scale = 255.0 if array.dtype == np.uint8 else 1.0
+    if array.ndim == 3:
+        array = array[:, None]
+    elif array.ndim == 4 and array.shape[-1] in (1, 3, 4) and array.shape[1] not in (1, 3, 4):
+        array = np.moveaxis(array, -1, 1)
+    x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    if scale != 1.0:
+        x /= scale
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).flatten(1).any(1).nonzero()[0])
+        raise DataError(f"{what} contains NaN or inf (first in row {bad})", "remove or fill those values")
+    return x
+
+
+def as_labels(array: np.ndarray | None) -> torch.Tensor | None:
+    return None if array is None else torch.as_tensor(np.asarray(array).reshape(-1).astype(np.int64))

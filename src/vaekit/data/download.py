@@ -1,0 +1,119 @@
+"""Data directory resolution, checksummed files, and downloads from public mirrors."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from vaekit.errors import DataError
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "VAEKIT_DATA_DIR"
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of a named data set.
+
+    ``path`` is relative to the data directory. ``sha256`` is the digest of the bytes the mirrors serve.
+    With ``gzip_after_download`` the mirrors serve a raw file that is stored gzipped under ``path``; its
+    checksum is then verified on the decompressed content, so any gzip of the right bytes is accepted.
+    """
+
+    path: str
+    sha256: str
+    urls: tuple[str, ...]
+    gzip_after_download: bool = False
+
+
+def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """``explicit``, else ``$VAEKIT_DATA_DIR``, else the user cache folder (``$XDG_CACHE_HOME/vaekit``)."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "vaekit"
+
+
+def file_sha256(path: Path, *, decompress: bool = False) -> str:
+    """Hex sha256 of a file's bytes, or of its gzip-decompressed content."""
+    h = hashlib.sha256()
+    try:
+        with (gzip.open(path, "rb") if decompress else open(path, "rb")) as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise DataError(f"{path} is not a valid gzip file ({err})", "delete it so it is fetched again") from None
+    return h.hexdigest()
+
+
+def verify(path: Path, spec: FileSpec) -> None:
+    digest = file_sha256(path, decompress=spec.gzip_after_download)
+    if digest != spec.sha256:
+        raise DataError(
+            f"checksum mismatch for {path}: sha256 {digest[:16]}..., expected {spec.sha256[:16]}...",
+            "the file is corrupt, incomplete or a different version; delete it so it is fetched again",
+        )
+
+
+def fetch(spec: FileSpec, root: Path) -> Path:
+    """The verified local path of ``spec`` under ``root``, downloading it first when it is missing."""
+    path = root / spec.path
+    if not path.is_file():
+        _download(spec, path)
+    verify(path, spec)
+    return path
+
+
+def _download(spec: FileSpec, path: Path) -> None:
+    hint = f"put the file at {path}, or point --data-dir / ${ENV_VAR} at a folder that has {spec.path}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"{spec.path} is missing and {path.parent} cannot be created ({err.strerror})", hint) from None
+    errors = []
+    for url in spec.urls:
+        log.info("downloading %s", url)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        tmp = Path(tmp_name)
+        try:
+            h = hashlib.sha256()
+            with os.fdopen(fd, "wb") as raw_out, urllib.request.urlopen(url, timeout=30) as response:
+                out = gzip.GzipFile(fileobj=raw_out, mode="wb", mtime=0) if spec.gzip_after_download else raw_out
+                while chunk := response.read(CHUNK):
+                    h.update(chunk)
+                    out.write(chunk)
+                if out is not raw_out:
+                    out.close()
+            if h.hexdigest() != spec.sha256:
+                errors.append(f"{url}: checksum mismatch")
+                continue
+            os.replace(tmp, path)
+            return
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            errors.append(f"{url}: {getattr(err, 'reason', err)}")
+        finally:
+            tmp.unlink(missing_ok=True)
+    raise DataError(f"{spec.path} is missing and could not be downloaded ({'; '.join(errors)})", hint)
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, gunzipped when the name ends in ``.gz``; a corrupt archive is a :class:`DataError`."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise DataError(f"{path} is not a valid gzip file ({err})", "delete it so it is fetched again") from None

@@ -1,0 +1,27 @@
+"""User-facing errors: the CLI turns these into one line ``error: <what> (<hint>)`` and exit code 2."""
+
+from __future__ import annotations
+
+
+class VaekitError(Exception):
+    """A mistake the user can fix: bad data, a bad option value, an incomplete run folder.
+
+    ``str(err)`` is the full one-line message, hint included.
+    """
+
+    def __init__(self, what: str, hint: str | None = None):
+        self.what = what
+        self.hint = hint
+        super().__init__(f"{what} ({hint})" if hint else what)
+
+
+class DataError(VaekitError):
+    """The data cannot be read, is corrupt, or does not fit the model."""
+
+
+class RunFolderError(VaekitError):
+    """A run folder is missing, incomplete or from an incompatible version."""
+
+
+class TrainingError(VaekitError):
+    """Training cannot go on (for example, the loss keeps being non-finite)."""

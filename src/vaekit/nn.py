@@ -1,0 +1,78 @@
+"""Trunks: plain networks, tensor in, tensor out. They know nothing of distributions.
+
+Shapes are inferred from the data shape given at construction, so the same code serves 8x8 digits, 28x28
+MNIST and any other image size or channel count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def mlp(in_features: int, widths: Sequence[int], out_features: int) -> nn.Sequential:
+    """``in -> widths[0] -> ... -> out`` with ReLU between layers and a linear output."""
+    sizes = [in_features, *widths]
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.append(nn.Linear(sizes[-1], out_features))
+    return nn.Sequential(*layers)
+
+
+def halved_sizes(size: int, n_layers: int) -> list[int]:
+    """Spatial sizes after each stride-2, kernel-3, padding-1 convolution: ``ceil(size / 2)`` per layer."""
+    sizes = [size]
+    for _ in range(n_layers):
+        sizes.append(math.ceil(sizes[-1] / 2))
+    return sizes
+
+
+class ConvEncoderTrunk(nn.Module):
+    """Stride-2 convolutions then a linear layer: ``(N, C, H, W) -> (N, out_features)``."""
+
+    def __init__(self, in_shape: Sequence[int], channels: Sequence[int], out_features: int):
+        super().__init__()
+        c, h, w = in_shape
+        convs: list[nn.Module] = []
+        for c_in, c_out in zip([c, *channels[:-1]], channels, strict=True):
+            convs += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
+        self.convs = nn.Sequential(*convs)
+        h_out, w_out = halved_sizes(h, len(channels))[-1], halved_sizes(w, len(channels))[-1]
+        self.head = nn.Linear(channels[-1] * h_out * w_out, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.convs(x).flatten(1))
+
+
+class ConvDecoderTrunk(nn.Module):
+    """The mirror of :class:`ConvEncoderTrunk`: ``(N, in_features) -> (N, *out_shape)``.
+
+    Transposed convolutions pick their ``output_padding`` so each layer lands exactly on the size the
+    encoder saw, which makes odd sizes (7x7 after two halvings of 28, or 5x5) come out right.
+    """
+
+    def __init__(self, in_features: int, channels: Sequence[int], out_shape: Sequence[int]):
+        super().__init__()
+        c_out, h, w = out_shape
+        hs, ws = halved_sizes(h, len(channels)), halved_sizes(w, len(channels))
+        self.start_shape = (channels[-1], hs[-1], ws[-1])
+        self.fc = nn.Sequential(nn.Linear(in_features, math.prod(self.start_shape)), nn.ReLU())
+        rev = list(channels)[::-1]
+        layers: list[nn.Module] = []
+        for i, (c_in, c_next) in enumerate(zip(rev, [*rev[1:], rev[-1]], strict=True)):
+            big_h, small_h = hs[-2 - i], hs[-1 - i]
+            big_w, small_w = ws[-2 - i], ws[-1 - i]
+            pad = (big_h - (2 * small_h - 1), big_w - (2 * small_w - 1))
+            layers += [
+                nn.ConvTranspose2d(c_in, c_next, 3, stride=2, padding=1, output_padding=pad),
+                nn.ReLU(),
+            ]
+        layers.append(nn.Conv2d(rev[-1], c_out, kernel_size=3, padding=1))
+        self.deconvs = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.deconvs(self.fc(z).view(-1, *self.start_shape))

@@ -1,0 +1,141 @@
+"""Run folders: self-describing, written atomically, read without unpickling.
+
+Layout::
+
+    config.json          everything needed to rebuild the model (and repeat the run)
+    model.safetensors    the best weights so far (by validation loss)
+    trainer_state.pt     last weights, optimiser, RNG states, epoch, history: what --resume needs
+    metrics.jsonl        one JSON object per epoch
+    summary.json         final figures (test loss, best epoch, ...) once training ends
+    *.png                pictures
+
+Every file is written to a temporary name in the same folder and moved into place with ``os.replace``, so
+a kill at any moment leaves either the old file or the new one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from vaekit.errors import RunFolderError
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def module_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
+    """The module's persistent state as contiguous CPU tensors (what safetensors can store)."""
+    return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
+
+
+class RunFolder:
+    """Reads and writes one run folder. Knows modules and dicts, not VAEs."""
+
+    CONFIG = "config.json"
+    MODEL = "model.safetensors"
+    STATE = "trainer_state.pt"
+    METRICS = "metrics.jsonl"
+    SUMMARY = "summary.json"
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def exists(self) -> bool:
+        return (self.path / self.CONFIG).is_file()
+
+    # config ---------------------------------------------------------------------------------------------
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        atomic_write_text(self / self.CONFIG, json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+    def read_config(self) -> dict[str, Any]:
+        if not self.path.is_dir():
+            raise RunFolderError(f"run folder {self.path} does not exist", "give the --out folder of a training run")
+        file = self / self.CONFIG
+        if not file.is_file():
+            raise RunFolderError(
+                f"{self.path} is not a vaekit run folder (no {self.CONFIG})", "give the --out folder of a training run"
+            )
+        try:
+            return json.loads(file.read_text("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise RunFolderError(f"{file} is not valid JSON ({err.__class__.__name__})", "the run folder is damaged") from None
+
+    # weights --------------------------------------------------------------------------------------------
+    def save_model(self, module: nn.Module, metadata: dict[str, str] | None = None) -> None:
+        atomic_write_bytes(self / self.MODEL, st_save(module_tensors(module), metadata=metadata))
+
+    def load_model_state(self) -> dict[str, torch.Tensor]:
+        file = self / self.MODEL
+        if not file.is_file():
+            raise RunFolderError(f"incomplete run folder {self.path}: no {self.MODEL}", "train it to the end, or --resume it")
+        try:
+            return st_load(file.read_bytes())
+        except (SafetensorError, ValueError, OSError) as err:
+            raise RunFolderError(f"cannot read {file}: {err}", "the run folder is damaged") from None
+
+    # trainer state --------------------------------------------------------------------------------------
+    def save_state(self, state: Mapping[str, Any]) -> None:
+        buf = io.BytesIO()
+        torch.save(dict(state), buf)
+        atomic_write_bytes(self / self.STATE, buf.getvalue())
+
+    def has_state(self) -> bool:
+        return (self / self.STATE).is_file()
+
+    def load_state(self) -> dict[str, Any]:
+        file = self / self.STATE
+        if not file.is_file():
+            raise RunFolderError(f"nothing to resume in {self.path}: no {self.STATE}", "start a new run instead")
+        try:
+            return torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as err:  # torch raises several types for damaged or foreign files
+            raise RunFolderError(f"cannot read {file}: {err.__class__.__name__}", "the run folder is damaged") from None
+
+    # metrics --------------------------------------------------------------------------------------------
+    def write_metrics(self, records: Iterable[Mapping[str, Any]]) -> None:
+        atomic_write_text(self / self.METRICS, "".join(json.dumps(r) + "\n" for r in records))
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        file = self / self.METRICS
+        if not file.is_file():
+            return []
+        return [json.loads(line) for line in file.read_text("utf-8").splitlines() if line.strip()]
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        atomic_write_text(self / self.SUMMARY, json.dumps(summary, indent=2) + "\n")
+
+    def read_summary(self) -> dict[str, Any]:
+        file = self / self.SUMMARY
+        return json.loads(file.read_text("utf-8")) if file.is_file() else {}

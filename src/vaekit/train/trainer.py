@@ -1,0 +1,238 @@
+"""A plain-PyTorch trainer. It knows models, losses and tensors, nothing about VAEs.
+
+Data that fits in memory lives as tensors on the training device and is batched by index, so the loop has
+no per-example Python and no host synchronisation except one finiteness check per step (needed to skip a
+bad update before the optimiser applies it).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from vaekit.errors import TrainingError
+from vaekit.objectives.loss import Loss
+from vaekit.train.callbacks import call
+from vaekit.train.checkpoint import RunFolder, module_tensors
+
+log = logging.getLogger(__name__)
+
+Batch = torch.Tensor | tuple[torch.Tensor, ...]
+TrainLossFn = Callable[[nn.Module, Batch, int], Loss]
+EvalLossFn = Callable[[nn.Module, Batch], Loss]
+
+
+def _index(data: Batch, idx: torch.Tensor | slice) -> Batch:
+    return tuple(t[idx] for t in data) if isinstance(data, tuple) else data[idx]
+
+
+def _length(data: Batch) -> int:
+    return len(data[0]) if isinstance(data, tuple) else len(data)
+
+
+def _to(data: Batch, device: torch.device) -> Batch:
+    return tuple(t.to(device) for t in data) if isinstance(data, tuple) else data.to(device)
+
+
+class Trainer:
+    """Minimise ``loss_fn(model, batch, step).loss`` with AdamW over in-memory tensors.
+
+    Every epoch: shuffle with a seeded generator, step through batches (the last one may be smaller),
+    evaluate ``val_loss_fn`` on the validation tensors, log the mean of each loss term as ``train/<term>`` and
+    ``val/<term>``, keep the best weights by ``val/loss`` (``train/loss`` without validation data), stop
+    early after ``patience`` epochs without improvement, and checkpoint to ``run_folder`` if given.
+
+    A step whose loss or gradient norm is not finite is skipped and counted; ``max_bad_steps`` in a row
+    stop training with :class:`TrainingError`, leaving the last good checkpoint in place.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: TrainLossFn,
+        *,
+        val_loss_fn: EvalLossFn | None = None,
+        epochs: int = 10,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        grad_clip: float | None = None,
+        patience: int | None = None,
+        max_bad_steps: int = 20,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+        batch_transform: Callable[[Batch], Batch] | None = None,
+        run_folder: RunFolder | None = None,
+        callbacks: Sequence[Any] = (),
+    ):
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.loss_fn = loss_fn
+        self.val_loss_fn = val_loss_fn or (lambda m, b: loss_fn(m, b, self.step))
+        self.epochs, self.batch_size = epochs, batch_size
+        self.grad_clip, self.patience, self.max_bad_steps = grad_clip, patience, max_bad_steps
+        self.seed = seed
+        self.batch_transform = batch_transform
+        self.run_folder = run_folder
+        self.callbacks = list(callbacks)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimiser steps taken
+        self.skipped_steps = 0
+        self.best: float = math.inf
+        self.best_epoch = 0
+        self.bad_epochs = 0
+        self.history: list[dict[str, Any]] = []
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stop_reason = ""
+        self.steps_per_epoch = 0
+
+    # state ----------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where training stopped (tensors and plain values only)."""
+        return {
+            "model": module_tensors(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "rng_torch": torch.get_rng_state(),
+            "rng_shuffle": self.generator.get_state(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "skipped_steps": self.skipped_steps,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "history": self.history,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng_torch"])
+        self.generator.set_state(state["rng_shuffle"])
+        for key in ("epoch", "step", "skipped_steps", "best", "best_epoch", "bad_epochs"):
+            setattr(self, key, state[key])
+        self.history = list(state["history"])
+
+    # loop -----------------------------------------------------------------------------------------------
+    def fit(self, train: Batch, val: Batch | None = None, *, resume: bool = False) -> list[dict[str, Any]]:
+        """Train; returns the per-epoch history. With ``resume``, continue from ``run_folder``'s state."""
+        if resume:
+            if self.run_folder is None:
+                raise ValueError("resume needs a run_folder")
+            self.load_state_dict(self.run_folder.load_state())
+            self.best_state = self.run_folder.load_model_state() if self.best_epoch else None
+            log.info("resuming after epoch %d (step %d)", self.epoch, self.step)
+        else:
+            torch.manual_seed(self.seed)
+        train = _to(train, self.device)
+        val = _to(val, self.device) if val is not None else None
+        self.steps_per_epoch = math.ceil(_length(train) / self.batch_size)
+        call(self.callbacks, "on_fit_start", self)
+        while self.epoch < self.epochs and not self.stop_reason:
+            self._run_epoch(train, val)
+        if not self.stop_reason:
+            self.stop_reason = f"reached {self.epochs} epochs"
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        call(self.callbacks, "on_fit_end", self)
+        return self.history
+
+    def _run_epoch(self, train: Batch, val: Batch | None) -> None:
+        call(self.callbacks, "on_epoch_start", self, self.epoch + 1)
+        t0 = time.perf_counter()
+        self.model.train()
+        n = _length(train)
+        perm = torch.randperm(n, generator=self.generator).to(self.device)
+        sums: dict[str, torch.Tensor] = {}
+        seen = 0
+        bad_in_row = 0
+        for start in range(0, n, self.batch_size):
+            batch = _index(train, perm[start : start + self.batch_size])
+            if self.batch_transform is not None:
+                batch = self.batch_transform(batch)
+            out = self.loss_fn(self.model, batch, self.step)
+            self.optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip or math.inf)
+            if not bool(torch.isfinite(out.loss.detach() + norm)):
+                self.skipped_steps += 1
+                bad_in_row += 1
+                if bad_in_row >= self.max_bad_steps:
+                    raise TrainingError(
+                        f"training diverged: {bad_in_row} steps in a row had a non-finite loss or gradient "
+                        f"(epoch {self.epoch + 1}); the last good checkpoint is kept",
+                        "lower --lr, raise --batch-size, or check the data",
+                    )
+                continue
+            bad_in_row = 0
+            self.optimizer.step()
+            self.step += 1
+            b = _length(batch)
+            seen += b
+            for k, v in out.terms.items():
+                sums[k] = sums.get(k, 0) + v.detach().sum()
+            call(self.callbacks, "on_step_end", self, out)
+        train_seconds = time.perf_counter() - t0
+        record: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}
+        record.update({f"train/{k}": float(v) / max(seen, 1) for k, v in sums.items()})
+        if val is not None:
+            record.update({f"val/{k}": v for k, v in self.evaluate(val).items()})
+        record["epoch_seconds"] = time.perf_counter() - t0
+        record["examples_per_second"] = seen / train_seconds if train_seconds > 0 else 0.0
+        record["skipped_steps"] = self.skipped_steps
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
+        self.epoch += 1
+        self.history.append(record)
+        self._track_best(record, has_val=val is not None)
+        self._checkpoint()
+        log.info(
+            "epoch %d  %s  (%.1fs, %.0f ex/s)",
+            self.epoch,
+            "  ".join(f"{k}={v:.3f}" for k, v in record.items() if "/" in k and k.endswith(("loss", "kl", "recon"))),
+            record["epoch_seconds"],
+            record["examples_per_second"],
+        )
+        call(self.callbacks, "on_epoch_end", self, record)
+
+    def _track_best(self, record: dict[str, Any], *, has_val: bool) -> None:
+        monitor = record.get("val/loss" if has_val else "train/loss", math.inf)
+        self.improved = monitor < self.best
+        if self.improved:
+            self.best, self.best_epoch, self.bad_epochs = monitor, self.epoch, 0
+            self.best_state = copy.deepcopy(module_tensors(self.model))
+        else:
+            self.bad_epochs += 1
+            if self.patience is not None and self.bad_epochs >= self.patience:
+                self.stop_reason = f"early stop: no improvement for {self.patience} epochs (best epoch {self.best_epoch})"
+
+    def _checkpoint(self) -> None:
+        if self.run_folder is None:
+            return
+        if self.improved:
+            self.run_folder.save_model(self.model)
+        self.run_folder.save_state(self.state_dict())
+        self.run_folder.write_metrics(self.history)
+
+    @torch.no_grad()
+    def evaluate(self, data: Batch, loss_fn: EvalLossFn | None = None, batch_size: int | None = None) -> dict[str, float]:
+        """Mean of each loss term over ``data`` (one pass, no updates)."""
+        loss_fn = loss_fn or self.val_loss_fn
+        was_training = self.model.training
+        self.model.eval()
+        data = _to(data, self.device)
+        n, bs = _length(data), batch_size or max(self.batch_size, 1024)
+        sums: dict[str, torch.Tensor] = {}
+        for start in range(0, n, bs):
+            out = loss_fn(self.model, _index(data, slice(start, start + bs)))
+            for k, v in out.terms.items():
+                sums[k] = sums.get(k, 0) + v.sum()
+        self.model.train(was_training)
+        return {k: float(v) / n for k, v in sums.items()}
