@@ -203,6 +203,7 @@ def train(
         config = parse_run_config(merge(preset(name), raw))
     dataset = load_dataset(config.data.name, data_dir)
     splits = _splits_for(dataset.splits, config.data, config.train.seed)
+    torch.manual_seed(config.train.seed)  # the initial weights are part of a repeatable run
     vae = build_vae(dataset.x_shape, config.model)
     return run(vae, config, splits, out=out, resume=resume, callbacks=callbacks)
 

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir() -> Path | None:
+    """The real data sets, from $VAEKIT_DATA_DIR or ../shared/data; None when neither exists."""
+    for candidate in (os.environ.get("VAEKIT_DATA_DIR"), ROOT.parent / "shared" / "data"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    d = shared_data_dir()
+    if d is None:
+        pytest.skip("real data sets not present (set VAEKIT_DATA_DIR)")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _small_threads():
+    torch.set_num_threads(2)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m vaekit ARGS`` in a real process, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "vaekit", *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=300
+    )
