@@ -44,7 +44,8 @@ def update_docs(section: str, body: str) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default=os.environ.get("VAEKIT_DATA_DIR"))
+    shared = ROOT.parent / "shared" / "data"
+    ap.add_argument("--data-dir", default=os.environ.get("VAEKIT_DATA_DIR") or (str(shared) if shared.is_dir() else None))
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench-mnist-classic"))
     args = ap.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)

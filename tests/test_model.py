@@ -58,3 +58,14 @@ def test_conv_needs_images():
 def test_default_hidden_depends_on_arch():
     assert build_vae((1, 8, 8), arch="conv").config["model"]["hidden"] == [32, 64]
     assert build_vae((1, 8, 8)).config["model"]["hidden"] == [400]
+
+
+@pytest.mark.parametrize(("arch", "likelihood"), [("mlp", "bernoulli"), ("conv", "bernoulli"), ("mlp", "gaussian")])
+def test_output_bias_starts_at_the_data_mean(arch, likelihood):
+    vae = build_vae((2, 6, 5), arch=arch, likelihood=likelihood)
+    x_mean = torch.rand(2, 6, 5) * 0.8 + 0.1
+    vae.decoder.init_output_bias(x_mean)
+    last = [m for m in vae.decoder.trunk.modules() if hasattr(m, "bias") and m.bias is not None][-1]
+    target = torch.logit(x_mean) if likelihood == "bernoulli" else x_mean
+    expected = target.flatten() if arch == "mlp" else target.flatten(1).mean(1)
+    torch.testing.assert_close(last.bias.detach(), expected)

@@ -24,7 +24,7 @@ def test_tiny_model_overfits_a_tiny_set(digits):
     vae = build_vae(x.shape[1:], latent_dim=4, hidden=[128], likelihood="gaussian", sigma=0.1)
     result = vaekit.fit(vae, x, val=x, epochs=300, batch_size=16, lr=3e-3, patience=None, device="cpu")
     first, last = result.history[0]["train/recon"], result.history[-1]["train/recon"]
-    assert last < first - 500  # from hundreds of nats to near the -88.5 of a perfect fit with sigma 0.1
+    assert first > 100 and last < -75  # -88.5 nats would be a perfect fit with sigma 0.1
     mse = float(((vaekit.reconstruct(result.vae, x) - x.numpy()) ** 2).mean())
     assert mse < 0.01, mse  # the 16 images are memorised (their variance is about 0.18)
 

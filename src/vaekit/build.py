@@ -45,14 +45,14 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
     p = dec_head.params_per_dim
     if cfg.arch == "mlp":
         n = math.prod(x_shape)
-        enc_trunk: nn.Module = nn.Sequential(nn.Flatten(), mlp(n, hidden, enc_head.params_per_dim * d))
-        dec_trunk: nn.Module = mlp(d, hidden[::-1], p * n)
+        enc_trunk: nn.Module = nn.Sequential(nn.Flatten(), mlp(n, hidden, enc_head.params_per_dim * d, cfg.activation))
+        dec_trunk: nn.Module = mlp(d, hidden[::-1], p * n, cfg.activation)
     else:
         if len(x_shape) != 3:
             raise VaekitError(f"the conv model needs images (C, H, W), got examples of shape {x_shape}", "use --model mlp")
-        enc_trunk = ConvEncoderTrunk(x_shape, hidden, enc_head.params_per_dim * d)
+        enc_trunk = ConvEncoderTrunk(x_shape, hidden, enc_head.params_per_dim * d, cfg.activation)
         c, h, w = x_shape
-        dec_trunk = ConvDecoderTrunk(d, hidden, (p * c, h, w))
+        dec_trunk = ConvDecoderTrunk(d, hidden, (p * c, h, w), cfg.activation)
     return VAE(
         Encoder(enc_trunk, enc_head, x_shape, d),
         Decoder(dec_trunk, dec_head, x_shape, d),

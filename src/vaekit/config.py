@@ -36,6 +36,7 @@ class ModelConfig(_Strict):
     hidden: tuple[int, ...] = Field(
         (400,), description="MLP widths, or conv channels per stride-2 layer; default by arch"
     )
+    activation: Literal["silu", "relu", "elu", "tanh"] = "silu"
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     sigma: float | None = Field(None, gt=0.0, description="fixed Gaussian scale; None learns it")
 

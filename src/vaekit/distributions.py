@@ -53,6 +53,10 @@ class BernoulliHead(nn.Module):
         super().__init__()
         self.event_ndim = len(x_shape)
 
+    def param_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        """The logit whose Bernoulli has this mean (clamped away from 0 and 1)."""
+        return torch.logit(mean.clamp(1e-3, 1 - 1e-3))
+
     def forward(self, params: torch.Tensor) -> Distribution:
         logits = params.squeeze(-self.event_ndim - 1)
         return Independent(Bernoulli(logits=logits, validate_args=False), self.event_ndim)
@@ -79,6 +83,9 @@ class GaussianHead(nn.Module):
 
     def scale(self) -> torch.Tensor:
         return positive_scale(self.raw_scale, 1e-3) if self.learned else self.fixed_scale
+
+    def param_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        return mean
 
     def forward(self, params: torch.Tensor) -> Distribution:
         loc = params.squeeze(-self.event_ndim - 1)

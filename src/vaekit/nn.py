@@ -13,12 +13,15 @@ import torch
 from torch import nn
 
 
-def mlp(in_features: int, widths: Sequence[int], out_features: int) -> nn.Sequential:
-    """``in -> widths[0] -> ... -> out`` with ReLU between layers and a linear output."""
+ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh}
+
+
+def mlp(in_features: int, widths: Sequence[int], out_features: int, activation: str = "silu") -> nn.Sequential:
+    """``in -> widths[0] -> ... -> out`` with ``activation`` between layers and a linear output."""
     sizes = [in_features, *widths]
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
     layers.append(nn.Linear(sizes[-1], out_features))
     return nn.Sequential(*layers)
 
@@ -34,12 +37,12 @@ def halved_sizes(size: int, n_layers: int) -> list[int]:
 class ConvEncoderTrunk(nn.Module):
     """Stride-2 convolutions then a linear layer: ``(N, C, H, W) -> (N, out_features)``."""
 
-    def __init__(self, in_shape: Sequence[int], channels: Sequence[int], out_features: int):
+    def __init__(self, in_shape: Sequence[int], channels: Sequence[int], out_features: int, activation: str = "silu"):
         super().__init__()
         c, h, w = in_shape
         convs: list[nn.Module] = []
         for c_in, c_out in zip([c, *channels[:-1]], channels, strict=True):
-            convs += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
+            convs += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), ACTIVATIONS[activation]()]
         self.convs = nn.Sequential(*convs)
         h_out, w_out = halved_sizes(h, len(channels))[-1], halved_sizes(w, len(channels))[-1]
         self.head = nn.Linear(channels[-1] * h_out * w_out, out_features)
@@ -55,12 +58,13 @@ class ConvDecoderTrunk(nn.Module):
     encoder saw, which makes odd sizes (7x7 after two halvings of 28, or 5x5) come out right.
     """
 
-    def __init__(self, in_features: int, channels: Sequence[int], out_shape: Sequence[int]):
+    def __init__(self, in_features: int, channels: Sequence[int], out_shape: Sequence[int], activation: str = "silu"):
         super().__init__()
+        act = ACTIVATIONS[activation]
         c_out, h, w = out_shape
         hs, ws = halved_sizes(h, len(channels)), halved_sizes(w, len(channels))
         self.start_shape = (channels[-1], hs[-1], ws[-1])
-        self.fc = nn.Sequential(nn.Linear(in_features, math.prod(self.start_shape)), nn.ReLU())
+        self.fc = nn.Sequential(nn.Linear(in_features, math.prod(self.start_shape)), act())
         rev = list(channels)[::-1]
         layers: list[nn.Module] = []
         for i, (c_in, c_next) in enumerate(zip(rev, [*rev[1:], rev[-1]], strict=True)):
@@ -69,7 +73,7 @@ class ConvDecoderTrunk(nn.Module):
             pad = (big_h - (2 * small_h - 1), big_w - (2 * small_w - 1))
             layers += [
                 nn.ConvTranspose2d(c_in, c_next, 3, stride=2, padding=1, output_padding=pad),
-                nn.ReLU(),
+                act(),
             ]
         layers.append(nn.Conv2d(rev[-1], c_out, kernel_size=3, padding=1))
         self.deconvs = nn.Sequential(*layers)

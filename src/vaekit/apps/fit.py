@@ -114,6 +114,8 @@ def run(
     def eval_loss(model, x):
         return elbo(model, x, beta=oc.beta)
 
+    if not resume:
+        vae.decoder.init_output_bias(splits["train"].mean(0))
     if folder is not None and not resume:
         folder.path.mkdir(parents=True, exist_ok=True)
         folder.write_config(run_record(config, vae.x_shape))
