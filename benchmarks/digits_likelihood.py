@@ -36,13 +36,23 @@ def main() -> int:
         t0 = time.perf_counter()
         result = vaekit.train(override, out=out)  # laid over the digits preset, as the CLI does
         s = result.summary
-        rows.append({"setting": name, "test_kl": s["test/kl"], "test_loss": s["test/loss"], "epochs": s["epochs_run"],
-                     "seconds": time.perf_counter() - t0, "run": str(out.relative_to(ROOT))})
+        rows.append(
+            {
+                "setting": name,
+                "test_kl": s["test/kl"],
+                "test_loss": s["test/loss"],
+                "epochs": s["epochs_run"],
+                "seconds": time.perf_counter() - t0,
+                "run": str(out.relative_to(ROOT)),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
     (ROOT / "benchmarks" / "results" / "digits_likelihood.json").write_text(json.dumps(rows, indent=2) + "\n")
-    table = "\n".join(f"| {r['setting']} | {r['test_kl']:.2f} | {r['test_loss']:.2f} | {r['epochs']} | {r['seconds']:.1f} |"
-                      for r in rows)
+    table = "\n".join(
+        f"| {r['setting']} | {r['test_kl']:.2f} | {r['test_loss']:.2f} | {r['epochs']} | {r['seconds']:.1f} |"
+        for r in rows
+    )
     update_docs(
         "digits: which likelihood (issue 2)",
         f"""Command: `python benchmarks/digits_likelihood.py`. MLP 64-400-8, up to 300 epochs, batch 64, early

@@ -22,8 +22,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = [
-    "vaekit", "train", "--data", "mnist", "--model", "mlp", "--hidden", "400", "--latent-dim", "20",
-    "--epochs", "10", "--batch-size", "128", "--lr", "1e-3",
+    "vaekit",
+    "train",
+    "--data",
+    "mnist",
+    "--model",
+    "mlp",
+    "--hidden",
+    "400",
+    "--latent-dim",
+    "20",
+    "--epochs",
+    "10",
+    "--batch-size",
+    "128",
+    "--lr",
+    "1e-3",
 ]
 TARGET = 105.0
 
@@ -31,7 +45,11 @@ TARGET = 105.0
 def update_docs(section: str, body: str) -> None:
     """Replace (or append) the ``## section`` block of docs/benchmarks.md."""
     path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nEvery figure here was measured by the script named in its section.\n"
+    text = (
+        path.read_text()
+        if path.exists()
+        else "# Benchmarks\n\nEvery figure here was measured by the script named in its section.\n"
+    )
     start = text.find(f"\n## {section}\n")
     block = f"\n## {section}\n\n{body.strip()}\n"
     if start == -1:
@@ -45,7 +63,9 @@ def update_docs(section: str, body: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shared = ROOT.parent / "shared" / "data"
-    ap.add_argument("--data-dir", default=os.environ.get("VAEKIT_DATA_DIR") or (str(shared) if shared.is_dir() else None))
+    ap.add_argument(
+        "--data-dir", default=os.environ.get("VAEKIT_DATA_DIR") or (str(shared) if shared.is_dir() else None)
+    )
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench-mnist-classic"))
     args = ap.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
@@ -78,17 +98,17 @@ def main() -> int:
     print(json.dumps(result, indent=2))
     update_docs(
         "MNIST, classic pytorch/examples setting (issue 2)",
-        f"""Command: `{result['command']}` (run by `python benchmarks/mnist_classic.py`).
+        f"""Command: `{result["command"]}` (run by `python benchmarks/mnist_classic.py`).
 MLP 784-400-20, Bernoulli likelihood on grey levels, Adam(W) 1e-3, batch 128, 10 epochs; 10% of the 60,000
 training images held out for validation. Loss = negative ELBO in nats per example on the 10,000 test images.
 
 | figure | value | target / reference |
 |---|---|---|
-| test loss (nats) | {result['test_loss']:.2f} | <= {TARGET} (pytorch/examples: about 106 after 10 epochs) |
-| test reconstruction / KL (nats) | {result['test_recon']:.2f} / {result['test_kl']:.2f} | |
-| seconds per epoch (train + validation) | {result['seconds_per_epoch_mean']:.2f} | |
-| training examples per second | {result['examples_per_second_mean']:.0f} | |
-| machine | {result['machine']} | measured {result['date']} |
+| test loss (nats) | {result["test_loss"]:.2f} | <= {TARGET} (pytorch/examples: about 106 after 10 epochs) |
+| test reconstruction / KL (nats) | {result["test_recon"]:.2f} / {result["test_kl"]:.2f} | |
+| seconds per epoch (train + validation) | {result["seconds_per_epoch_mean"]:.2f} | |
+| training examples per second | {result["examples_per_second_mean"]:.0f} | |
+| machine | {result["machine"]} | measured {result["date"]} |
 """,
     )
     return 0 if result["met"] else 1

@@ -21,8 +21,16 @@ def trained(tmp_path_factory):
 
 
 def test_train_writes_a_complete_run_folder(trained):
-    for name in ("config.json", "model.safetensors", "trainer_state.pt", "metrics.jsonl", "summary.json",
-                 "samples.png", "reconstructions.png", "loss.png"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "trainer_state.pt",
+        "metrics.jsonl",
+        "summary.json",
+        "samples.png",
+        "reconstructions.png",
+        "loss.png",
+    ):
         assert (trained / name).is_file(), name
     config = json.loads((trained / "config.json").read_text())
     assert config["x_shape"] == [1, 8, 8] and config["run"]["model"]["hidden"] == [32]
@@ -53,7 +61,7 @@ def test_sample_reconstruct_encode(trained, tmp_path, capsys):
 
 def test_config_file_and_flags(tmp_path):
     toml = tmp_path / "c.toml"
-    toml.write_text('[model]\nlatent_dim = 5\nhidden = [16]\n[train]\nepochs = 2\nbatch_size = 200\n')
+    toml.write_text("[model]\nlatent_dim = 5\nhidden = [16]\n[train]\nepochs = 2\nbatch_size = 200\n")
     out = tmp_path / "run"
     assert main(["train", "--config", str(toml), "--epochs", "1", "--out", str(out), "--quiet"]) == 0
     run = json.loads((out / "config.json").read_text())["run"]
@@ -129,17 +137,26 @@ def test_bad_data_files(tmp_path, capsys, content, pattern):
 
 def test_bernoulli_needs_unit_interval(tmp_path, capsys):
     np.save(tmp_path / "wide.npy", np.random.default_rng(0).normal(size=(50, 4)))
-    _expect_error(capsys, ["train", "--data", str(tmp_path / "wide.npy"), "--out", str(tmp_path / "r"), "-q"],
-                  "Bernoulli likelihood needs [0, 1]")
+    _expect_error(
+        capsys,
+        ["train", "--data", str(tmp_path / "wide.npy"), "--out", str(tmp_path / "r"), "-q"],
+        "Bernoulli likelihood needs [0, 1]",
+    )
 
 
 def test_checksum_mismatch_and_missing_files(tmp_path, capsys):
     (tmp_path / "mnist").mkdir()
     (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b not really")
-    _expect_error(capsys, ["train", "--data", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")],
-                  "checksum mismatch")
-    _expect_error(capsys, ["train", "--data", "binarized-mnist", "--data-dir", str(tmp_path / "none"),
-                           "--out", str(tmp_path / "r")], "put the file at")
+    _expect_error(
+        capsys,
+        ["train", "--data", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")],
+        "checksum mismatch",
+    )
+    _expect_error(
+        capsys,
+        ["train", "--data", "binarized-mnist", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "r")],
+        "put the file at",
+    )
 
 
 def test_existing_run_folder_stays_intact(trained, capsys):
@@ -150,8 +167,11 @@ def test_existing_run_folder_stays_intact(trained, capsys):
 
 def test_shape_mismatch_and_bad_outputs(trained, tmp_path, capsys):
     np.save(tmp_path / "big.npy", np.zeros((3, 28, 28), dtype=np.float32))
-    _expect_error(capsys, ["encode", str(trained), "--data", str(tmp_path / "big.npy"), "-o", str(tmp_path / "z.npy")],
-                  "the model expects (1, 8, 8)")
+    _expect_error(
+        capsys,
+        ["encode", str(trained), "--data", str(tmp_path / "big.npy"), "-o", str(tmp_path / "z.npy")],
+        "the model expects (1, 8, 8)",
+    )
     assert not (tmp_path / "z.npy").exists()
     _expect_error(capsys, ["sample", str(trained), "-o", str(tmp_path / "s.gif")], "cannot write s.gif")
     _expect_error(capsys, ["sample", str(trained), "-o", str(tmp_path / "no" / "s.png")], "does not exist")

@@ -203,7 +203,9 @@ def test_npy_npz_csv_and_image_folder(tmp_path):
     assert ds.x_shape == (1, 5, 7) and ds.labels["train"].tolist() == list(range(6))
     torch.testing.assert_close(ds.splits["train"][:, 0] * 255, torch.from_numpy(imgs).float())
     (tmp_path / "t.csv").write_text("a,b\n1,2\n3.5,-4e-1\n")
-    torch.testing.assert_close(load_dataset(str(tmp_path / "t.csv")).splits["train"], torch.tensor([[1.0, 2.0], [3.5, -0.4]]))
+    torch.testing.assert_close(
+        load_dataset(str(tmp_path / "t.csv")).splits["train"], torch.tensor([[1.0, 2.0], [3.5, -0.4]])
+    )
     folder = tmp_path / "imgs"
     folder.mkdir()
     for i in range(3):

@@ -159,7 +159,9 @@ def test_bernoulli_log_prob_is_negative_binary_cross_entropy():
 def test_gaussian_head_fixed_and_learned_scale():
     fixed = GaussianHead((4,), sigma=0.1)
     px = fixed(torch.zeros(3, 1, 4))
-    torch.testing.assert_close(px.log_prob(torch.zeros(3, 4)), torch.full((3,), 4 * (-math.log(0.1) - 0.5 * math.log(2 * math.pi))))
+    torch.testing.assert_close(
+        px.log_prob(torch.zeros(3, 4)), torch.full((3,), 4 * (-math.log(0.1) - 0.5 * math.log(2 * math.pi)))
+    )
     learned = GaussianHead((4,))
     assert sum(p.numel() for p in learned.parameters()) == 4
     assert sum(p.numel() for p in fixed.parameters()) == 0

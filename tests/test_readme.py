@@ -53,8 +53,13 @@ def test_commands_run_in_order(tmp_path):
         if any(a in NEEDS_DATA for a in args) and data is None:
             continue  # the real data set is not on this machine
         env_args = ["--data-dir", str(data)] if data is not None and "train" in args[:2] else []
-        proc = subprocess.run([sys.executable, "-m", "vaekit", *args[1:], *env_args], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [sys.executable, "-m", "vaekit", *args[1:], *env_args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, (command, proc.stderr[-2000:])
         ran += 1
     assert ran >= 6

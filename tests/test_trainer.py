@@ -47,8 +47,12 @@ def _weights(folder):
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, digits):
-    config = {"model": {"latent_dim": 3, "hidden": [32]}, "train": {"epochs": 4, "batch_size": 64, "device": "cpu"},
-              "data": {"binarize": "dynamic"}, "objective": {"kl_warmup": 2}}
+    config = {
+        "model": {"latent_dim": 3, "hidden": [32]},
+        "train": {"epochs": 4, "batch_size": 64, "device": "cpu"},
+        "data": {"binarize": "dynamic"},
+        "objective": {"kl_warmup": 2},
+    }
 
     vaekit.train(config, out=tmp_path / "full")
 
@@ -129,8 +133,9 @@ def test_early_stopping_restores_the_best_weights():
         def on_epoch_end(self, trainer, record):
             seen.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
 
-    trainer = Trainer(model, _FlakyLoss(), val_loss_fn=val_loss, epochs=20, batch_size=8, patience=3,
-                      callbacks=[Record()])
+    trainer = Trainer(
+        model, _FlakyLoss(), val_loss_fn=val_loss, epochs=20, batch_size=8, patience=3, callbacks=[Record()]
+    )
     trainer.fit(x, x)
     assert trainer.epoch == 5 and trainer.best_epoch == 2
     assert "early stop" in trainer.stop_reason
@@ -144,7 +149,17 @@ def test_metrics_jsonl_has_the_documented_keys(tmp_path, digits):
     lines = (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2
     record = json.loads(lines[-1])
-    for key in ("epoch", "step", "epoch_seconds", "examples_per_second", "train/loss", "train/recon", "train/kl",
-                "val/loss", "val/recon", "val/kl"):
+    for key in (
+        "epoch",
+        "step",
+        "epoch_seconds",
+        "examples_per_second",
+        "train/loss",
+        "train/recon",
+        "train/kl",
+        "val/loss",
+        "val/recon",
+        "val/kl",
+    ):
         assert key in record, key
     assert record["epoch"] == 2 and record["examples_per_second"] > 0

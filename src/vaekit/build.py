@@ -19,6 +19,7 @@ from vaekit.model import VAE, Decoder, Encoder, StandardNormalPrior
 from vaekit.nn import ConvDecoderTrunk, ConvEncoderTrunk, mlp
 from vaekit.train.checkpoint import RunFolder
 
+
 def resolve_model_config(model: ModelConfig | None = None, **overrides: Any) -> ModelConfig:
     """A validated :class:`ModelConfig` from a config and/or keyword overrides (``hidden`` may be an int)."""
     raw = model.model_dump() if model is not None else {}
@@ -49,7 +50,9 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
         dec_trunk: nn.Module = mlp(d, hidden[::-1], p * n, cfg.activation)
     else:
         if len(x_shape) != 3:
-            raise VaekitError(f"the conv model needs images (C, H, W), got examples of shape {x_shape}", "use --model mlp")
+            raise VaekitError(
+                f"the conv model needs images (C, H, W), got examples of shape {x_shape}", "use --model mlp"
+            )
         enc_trunk = ConvEncoderTrunk(x_shape, hidden, enc_head.params_per_dim * d, cfg.activation)
         c, h, w = x_shape
         dec_trunk = ConvDecoderTrunk(d, hidden, (p * c, h, w), cfg.activation)

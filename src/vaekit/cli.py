@@ -41,7 +41,9 @@ def _parse_hidden(text: str | None) -> list[int] | None:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise VaekitError(f"--hidden {text!r} is not a list of integers", "e.g. --hidden 400 or --hidden 512,256") from None
+        raise VaekitError(
+            f"--hidden {text!r} is not a list of integers", "e.g. --hidden 400 or --hidden 512,256"
+        ) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -81,8 +83,12 @@ class _ProgressBar:
 
         self.every = every
         self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), transient=True,
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TimeRemainingColumn(),
+            transient=True,
         )
         self.task = None
 
@@ -106,7 +112,9 @@ class _ProgressBar:
 @app.command()
 def train(
     data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: digits]"),
-    data_dir: Path = typer.Option(None, "--data-dir", help="data folder [default: $VAEKIT_DATA_DIR, else the user cache]"),
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="data folder [default: $VAEKIT_DATA_DIR, else the user cache]"
+    ),
     model: str = typer.Option(None, "--model", help="mlp | conv [default: mlp]"),
     latent_dim: int = typer.Option(None, "--latent-dim", help="latent dimensions [default: 16]"),
     hidden: str = typer.Option(None, "--hidden", help="MLP widths or conv channels, e.g. 400 or 512,256"),
@@ -132,14 +140,29 @@ def train(
 ) -> None:
     """Train a VAE and write a run folder (config, weights, metrics, pictures)."""
     _setup_logging(quiet)
-    flags = _drop_none({
-        "data": {"name": data, "binarize": binarize, "val_fraction": val_fraction},
-        "model": {"arch": model, "latent_dim": latent_dim, "hidden": _parse_hidden(hidden), "likelihood": likelihood,
-                  "sigma": sigma},
-        "objective": {"beta": beta, "kl_warmup": kl_warmup, "free_bits": free_bits},
-        "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                  "grad_clip": grad_clip, "patience": patience, "seed": seed, "device": device},
-    })
+    flags = _drop_none(
+        {
+            "data": {"name": data, "binarize": binarize, "val_fraction": val_fraction},
+            "model": {
+                "arch": model,
+                "latent_dim": latent_dim,
+                "hidden": _parse_hidden(hidden),
+                "likelihood": likelihood,
+                "sigma": sigma,
+            },
+            "objective": {"beta": beta, "kl_warmup": kl_warmup, "free_bits": free_bits},
+            "train": {
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "weight_decay": weight_decay,
+                "grad_clip": grad_clip,
+                "patience": patience,
+                "seed": seed,
+                "device": device,
+            },
+        }
+    )
     raw = merge(_read_toml(config), flags) if config else flags
     if resume:
         if out is None:
@@ -147,7 +170,9 @@ def train(
         allowed = {"train": {"epochs", "device"}}
         changed = [f"{sec}.{k}" for sec, vals in raw.items() for k in vals if k not in allowed.get(sec, set())]
         if changed:
-            raise VaekitError(f"cannot change {', '.join(changed)} when resuming", "only --epochs and --device may change")
+            raise VaekitError(
+                f"cannot change {', '.join(changed)} when resuming", "only --epochs and --device may change"
+            )
     if out is None:
         import time
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-
 ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh}
 
 

@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaekit.apps.generation import model_input, write_reconstruction_picture, write_samples_picture
+from vaekit.apps.generation import (
+    model_input,
+    reconstruct,
+    sample,
+    write_reconstruction_picture,
+    write_samples_picture,
+)
 from vaekit.apps.images import plot_losses
 from vaekit.build import build_vae, read_run_record, run_record
 from vaekit.config import DataConfig, RunConfig, merge, parse_run_config
@@ -80,7 +86,9 @@ def _prepare_folder(out: str | os.PathLike | None, resume: bool) -> RunFolder | 
     folder = RunFolder(out)
     if resume:
         if not folder.has_state():
-            raise RunFolderError(f"nothing to resume in {folder.path} (no {RunFolder.STATE})", "start a new run instead")
+            raise RunFolderError(
+                f"nothing to resume in {folder.path} (no {RunFolder.STATE})", "start a new run instead"
+            )
         return folder
     if folder.path.exists() and any(folder.path.iterdir()):
         raise VaekitError(f"run folder {folder.path} already exists", "use --resume to continue it, or another --out")
@@ -103,8 +111,11 @@ def run(
     tc, oc = config.train, config.objective
     device = resolve_device(tc.device)
     dynamic = config.data.binarize == "dynamic"
-    held_out = {k: (_fixed_binarization(v, tc.seed + i + 1) if dynamic else v)
-                for i, (k, v) in enumerate(splits.items()) if k != "train"}
+    held_out = {
+        k: (_fixed_binarization(v, tc.seed + i + 1) if dynamic else v)
+        for i, (k, v) in enumerate(splits.items())
+        if k != "train"
+    }
     steps_per_epoch = math.ceil(len(splits["train"]) / tc.batch_size)
     kl_weight = LinearWarmup(oc.beta, round(oc.kl_warmup * steps_per_epoch))
 
@@ -154,13 +165,15 @@ def run(
     if folder is not None:
         folder.write_summary(summary)
         write_pictures(vae, folder, history, held_out.get("test", held_out.get("val")), seed=tc.seed)
-    return TrainResult(vae.eval(), history, summary, folder.path if folder else None, {**held_out, "train": splits["train"]})
+    return TrainResult(
+        vae.eval(), history, summary, folder.path if folder else None, {**held_out, "train": splits["train"]}
+    )
 
 
-def write_pictures(vae: VAE, folder: RunFolder, history: list[dict[str, Any]], held_out: torch.Tensor | None, *, seed: int) -> None:
-    """``samples.png`` (64 prior draws), ``reconstructions.png`` (held-out inputs above their reconstructions), ``loss.png``."""
-    from vaekit.apps.generation import reconstruct, sample
-
+def write_pictures(
+    vae: VAE, folder: RunFolder, history: list[dict[str, Any]], held_out: torch.Tensor | None, *, seed: int
+) -> None:
+    """Write ``samples.png`` (prior draws), ``reconstructions.png`` (held-out inputs above outputs), ``loss.png``."""
     vae.eval()
     n = 64 if len(vae.x_shape) == 3 else 500
     write_samples_picture(sample(vae, n, seed=seed), folder / "samples.png", reference=held_out)
@@ -251,8 +264,14 @@ def fit(
             "data": {"name": "<arrays>", "binarize": binarize, "val_fraction": val_fraction},
             "model": (vae.config or {}).get("model", {}),
             "objective": {"beta": beta, "kl_warmup": kl_warmup, "free_bits": free_bits},
-            "train": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience, "seed": seed,
-                      "device": device},
+            "train": {
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "patience": patience,
+                "seed": seed,
+                "device": device,
+            },
         }
     )
     splits = {"train": model_input(vae, x, "x")}

@@ -132,7 +132,9 @@ def write_samples_picture(samples: np.ndarray, path: str | os.PathLike, referenc
         save_image_grid(samples, path)
     else:
         ref = reference if reference is not None else torch.empty(0, samples.shape[1])
-        plot_table_pairs(ref, torch.as_tensor(samples), path, labels=("data", "samples"), title="samples from the prior")
+        plot_table_pairs(
+            ref, torch.as_tensor(samples), path, labels=("data", "samples"), title="samples from the prior"
+        )
 
 
 def write_reconstruction_picture(inputs: torch.Tensor, outputs: np.ndarray, path: str | os.PathLike) -> None:

@@ -50,7 +50,7 @@ def file_sha256(path: Path, *, decompress: bool = False) -> str:
     """Hex sha256 of a file's bytes, or of its gzip-decompressed content."""
     h = hashlib.sha256()
     try:
-        with (gzip.open(path, "rb") if decompress else open(path, "rb")) as f:
+        with gzip.open(path, "rb") if decompress else open(path, "rb") as f:
             while chunk := f.read(CHUNK):
                 h.update(chunk)
     except (gzip.BadGzipFile, EOFError, zlib.error) as err:

@@ -70,14 +70,16 @@ def _read_csv(path: Path) -> tuple[np.ndarray, None]:
         line = i + 2
         if len(row) != len(header):
             raise DataError(
-                f"{path} line {line} has {len(row)} cells, the header has {len(header)}", "every row needs one cell per column"
+                f"{path} line {line} has {len(row)} cells, the header has {len(header)}",
+                "every row needs one cell per column",
             )
         for j, cell in enumerate(row):
             try:
                 values[i, j] = float(cell)
             except ValueError:
                 raise DataError(
-                    f"{path} line {line}, column {header[j]!r}: {cell!r} is not a number", "the CSV must hold numbers only"
+                    f"{path} line {line}, column {header[j]!r}: {cell!r} is not a number",
+                    "the CSV must hold numbers only",
                 ) from None
     return values, None
 

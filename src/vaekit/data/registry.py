@@ -38,7 +38,10 @@ PRESETS: dict[str, dict] = {
     },
 }
 
-_MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
+_MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
 _FASHION_MIRRORS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
 _BINARIZED_MIRRORS = ("http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/",)
 
@@ -140,15 +143,21 @@ def _digits(root: Path) -> Dataset:
 
 def _idx_dataset(name: str, root: Path) -> Dataset:
     specs = FILES[name]
-    arrays = {key: parse_idx(read_bytes(fetch(spec, root)), ndim=3 if "images" in key else 1, what=spec.path)
-              for key, spec in specs.items()}
+    arrays = {
+        key: parse_idx(read_bytes(fetch(spec, root)), ndim=3 if "images" in key else 1, what=spec.path)
+        for key, spec in specs.items()
+    }
     for split, prefix in (("train", "train"), ("test", "t10k")):
         n_x, n_y = len(arrays[f"{prefix}-images-idx3-ubyte"]), len(arrays[f"{prefix}-labels-idx1-ubyte"])
         if n_x != n_y:
-            raise DataError(f"{name} {split}: {n_x} images but {n_y} labels", "delete the files so they are fetched again")
+            raise DataError(
+                f"{name} {split}: {n_x} images but {n_y} labels", "delete the files so they are fetched again"
+            )
     return Dataset(
         name,
-        splits={s: as_examples(arrays[f"{p}-images-idx3-ubyte"], name) for s, p in (("train", "train"), ("test", "t10k"))},
+        splits={
+            s: as_examples(arrays[f"{p}-images-idx3-ubyte"], name) for s, p in (("train", "train"), ("test", "t10k"))
+        },
         labels={s: as_labels(arrays[f"{p}-labels-idx1-ubyte"]) for s, p in (("train", "train"), ("test", "t10k"))},
     )
 
@@ -171,5 +180,7 @@ def _binarized_mnist(root: Path) -> Dataset:
     splits = {}
     for split, spec in FILES["binarized-mnist"].items():
         rows = parse_amat(read_bytes(fetch(spec, root)), what=spec.path)
-        splits["val" if split == "valid" else split] = as_examples(rows.reshape(-1, 1, 28, 28).astype(np.float32), spec.path)
+        splits["val" if split == "valid" else split] = as_examples(
+            rows.reshape(-1, 1, 28, 28).astype(np.float32), spec.path
+        )
     return Dataset("binarized-mnist", splits=splits)

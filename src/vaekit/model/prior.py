@@ -19,9 +19,7 @@ class StandardNormalPrior(nn.Module):
     def forward(self) -> Distribution:
         return Independent(Normal(self.loc, self.scale), 1)
 
-    def sample(
-        self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` draws ``z ~ N(0, T^2 I)``, shape ``(n, latent_dim)``; T < 1 trades variety for typicality."""
         eps = torch.randn(n, self.latent_dim, generator=generator, device=self.loc.device)
         return self.loc + temperature * self.scale * eps

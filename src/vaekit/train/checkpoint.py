@@ -90,7 +90,9 @@ class RunFolder:
         try:
             return json.loads(file.read_text("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise RunFolderError(f"{file} is not valid JSON ({err.__class__.__name__})", "the run folder is damaged") from None
+            raise RunFolderError(
+                f"{file} is not valid JSON ({err.__class__.__name__})", "the run folder is damaged"
+            ) from None
 
     # weights --------------------------------------------------------------------------------------------
     def save_model(self, module: nn.Module, metadata: dict[str, str] | None = None) -> None:
@@ -99,7 +101,9 @@ class RunFolder:
     def load_model_state(self) -> dict[str, torch.Tensor]:
         file = self / self.MODEL
         if not file.is_file():
-            raise RunFolderError(f"incomplete run folder {self.path}: no {self.MODEL}", "train it to the end, or --resume it")
+            raise RunFolderError(
+                f"incomplete run folder {self.path}: no {self.MODEL}", "train it to the end, or --resume it"
+            )
         try:
             return st_load(file.read_bytes())
         except (SafetensorError, ValueError, OSError) as err:

@@ -211,7 +211,9 @@ class Trainer:
         else:
             self.bad_epochs += 1
             if self.patience is not None and self.bad_epochs >= self.patience:
-                self.stop_reason = f"early stop: no improvement for {self.patience} epochs (best epoch {self.best_epoch})"
+                self.stop_reason = (
+                    f"early stop: no improvement for {self.patience} epochs (best epoch {self.best_epoch})"
+                )
 
     def _checkpoint(self) -> None:
         if self.run_folder is None:
@@ -222,7 +224,9 @@ class Trainer:
         self.run_folder.write_metrics(self.history)
 
     @torch.no_grad()
-    def evaluate(self, data: Batch, loss_fn: EvalLossFn | None = None, batch_size: int | None = None) -> dict[str, float]:
+    def evaluate(
+        self, data: Batch, loss_fn: EvalLossFn | None = None, batch_size: int | None = None
+    ) -> dict[str, float]:
         """Mean of each loss term over ``data`` (one pass, no updates)."""
         loss_fn = loss_fn or self.val_loss_fn
         was_training = self.model.training
