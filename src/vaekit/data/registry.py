@@ -30,7 +30,7 @@ REGISTRY: dict[str, Loader] = {}
 # Settings that suit a data set better than the global defaults; explicit options always win over them.
 # digits: 1,437 training images of 8x8 grey levels. A Bernoulli likelihood on so few, so smooth images lets
 # the posterior collapse (about 3-5 nats of KL, blurry samples); a Gaussian with a learned per-pixel scale
-# uses about 16 nats and gives recognisable samples. Measured in docs/datasets.md.
+# uses about 16 nats and gives recognisable samples. Measured in docs/benchmarks.md.
 PRESETS: dict[str, dict] = {
     "digits": {
         "model": {"likelihood": "gaussian", "latent_dim": 8},
