@@ -27,10 +27,6 @@ class Dataset:
     def x_shape(self) -> tuple[int, ...]:
         return tuple(self.splits["train"].shape[1:])
 
-    @property
-    def is_image(self) -> bool:
-        return len(self.x_shape) == 3
-
     def split(self, name: str) -> torch.Tensor:
         """The named split; a single-split (file) data set answers every name with all its rows."""
         if name in self.splits:

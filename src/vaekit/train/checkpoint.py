@@ -139,7 +139,3 @@ class RunFolder:
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         atomic_write_text(self / self.SUMMARY, json.dumps(summary, indent=2) + "\n")
-
-    def read_summary(self) -> dict[str, Any]:
-        file = self / self.SUMMARY
-        return json.loads(file.read_text("utf-8")) if file.is_file() else {}
