@@ -71,17 +71,27 @@ def _drop_none(tree: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+def _setup_logging(quiet: bool, console: Any = None) -> None:
+    """Log lines to stderr; on a terminal through the progress bar's rich console, so they print above the bar."""
+    level = logging.WARNING if quiet else logging.INFO
+    if console is not None:
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=console, show_time=False, show_path=False, show_level=False)
+        logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    else:
+        logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
 
 
 class _ProgressBar:
     """A rich progress bar over optimisation steps, showing the live loss (read every ``every`` steps)."""
 
     def __init__(self, every: int = 10):
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.every = every
+        self.console = Console(stderr=True)
         self.progress = Progress(
             TextColumn("epoch {task.fields[epoch]}"),
             BarColumn(),
@@ -89,6 +99,7 @@ class _ProgressBar:
             TextColumn("loss {task.fields[loss]}"),
             TimeRemainingColumn(),
             transient=True,
+            console=self.console,
         )
         self.task = None
 
@@ -139,7 +150,8 @@ def train(
     config: Path = typer.Option(None, "--config", help="TOML file with [data] [model] [objective] [train] tables"),
 ) -> None:
     """Train a VAE and write a run folder (config, weights, metrics, pictures)."""
-    _setup_logging(quiet)
+    callbacks = [_ProgressBar()] if sys.stderr.isatty() and not quiet else []
+    _setup_logging(quiet, callbacks[0].console if callbacks else None)
     flags = _drop_none(
         {
             "data": {"name": data, "binarize": binarize, "val_fraction": val_fraction},
@@ -178,7 +190,6 @@ def train(
 
         stem = Path(raw.get("data", {}).get("name", "digits")).stem
         out = Path("runs") / f"{stem}-{raw.get('model', {}).get('arch', 'mlp')}-{time.strftime('%Y%m%d-%H%M%S')}"
-    callbacks = [_ProgressBar()] if sys.stderr.isatty() and not quiet else []
     result = vaekit.train(raw, out=out, data_dir=data_dir, resume=resume, callbacks=callbacks)
     _print_summary(result, quiet)
 
