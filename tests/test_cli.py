@@ -74,6 +74,9 @@ def test_resume_from_the_cli(tmp_path):
     assert main(["train", "--out", str(out), "--resume", "--epochs", "4", "--quiet"]) == 0
     metrics = (out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(m)["epoch"] for m in metrics] == [1, 2, 3, 4]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["train", "--out", str(out), "--resume", "--lr", "0.1", "--latent-dim", "9", "-q"]) == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_table_data_end_to_end(tmp_path):

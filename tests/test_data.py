@@ -165,9 +165,11 @@ def test_raw_download_is_stored_gzipped_and_verified_on_content(tmp_path, http_r
     text = b"0 1\n1 1\n"
     (served / "t.amat").write_bytes(text)
     spec = FileSpec("b/t.amat.gz", sha(text), (url + "t.amat",), gzip_after_download=True)
-    path = fetch(spec, tmp_path)
+    assert fetch(spec, tmp_path) == text
+    path = tmp_path / spec.path
     assert gzip.decompress(path.read_bytes()) == text
-    assert fetch(spec, tmp_path) == path  # verified again, not downloaded again
+    (served / "t.amat").unlink()
+    assert fetch(spec, tmp_path) == text  # read and verified again from disk, not downloaded again
 
 
 def test_data_dir_resolution(monkeypatch, tmp_path):

@@ -176,15 +176,8 @@ def train(
         }
     )
     raw = merge(_read_toml(config), flags) if config else flags
-    if resume:
-        if out is None:
-            raise VaekitError("--resume needs the run folder", "give --out RUN")
-        allowed = {"train": {"epochs", "device"}}
-        changed = [f"{sec}.{k}" for sec, vals in raw.items() for k in vals if k not in allowed.get(sec, set())]
-        if changed:
-            raise VaekitError(
-                f"cannot change {', '.join(changed)} when resuming", "only --epochs and --device may change"
-            )
+    if resume and out is None:
+        raise VaekitError("--resume needs the run folder", "give --out RUN")
     if out is None:
         import time
 
@@ -216,10 +209,6 @@ def _print_summary(result: Any, quiet: bool) -> None:
     Console().print(table)
 
 
-def _load(run: Path):
-    return vaekit.load(run)
-
-
 def _run_data(run: Path, data: str | None, data_dir: Path | None, split: str):
     if data is None:
         config, _ = read_run_record(run)
@@ -237,7 +226,7 @@ def sample(
 ) -> None:
     """Draw new examples from the prior and decode them."""
     check_output(output, {".png", ".npy"})
-    vae = _load(run)
+    vae = vaekit.load(run)
     write_array(vaekit.sample(vae, n, temperature=temperature, seed=seed), output)
     typer.echo(f"wrote {output}")
 
@@ -253,7 +242,7 @@ def reconstruct(
 ) -> None:
     """Reconstruct inputs through the latent space: E[x | z = E[z|x]]."""
     check_output(output, {".png", ".npy"})
-    vae = _load(run)
+    vae = vaekit.load(run)
     x = _run_data(run, data, data_dir, split)
     limit = n if n is not None else (32 if output.suffix.lower() == ".png" else len(x))
     x = x[: max(limit, 1)]
@@ -277,7 +266,7 @@ def encode(
 ) -> None:
     """Map inputs to latent codes (posterior means, or draws with --sample)."""
     check_output(output, {".npy", ".csv"})
-    vae = _load(run)
+    vae = vaekit.load(run)
     x = _run_data(run, data, data_dir, split)
     write_array(vaekit.encode(vae, x, sample=draw, seed=seed), output, column_prefix="z")
     typer.echo(f"wrote {output}")

@@ -11,7 +11,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,6 @@ class TrainResult:
     history: list[dict[str, Any]]
     summary: dict[str, Any]
     run_dir: Path | None = None
-    splits: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
 
 def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,9 +164,7 @@ def run(
     if folder is not None:
         folder.write_summary(summary)
         write_pictures(vae, folder, history, held_out.get("test", held_out.get("val")), seed=tc.seed)
-    return TrainResult(
-        vae.eval(), history, summary, folder.path if folder else None, {**held_out, "train": splits["train"]}
-    )
+    return TrainResult(vae.eval(), history, summary, folder.path if folder else None)
 
 
 def write_pictures(
@@ -203,13 +200,15 @@ def train(
     A dict config is laid over the data set's preset (see :data:`vaekit.data.registry.PRESETS`), which is
     laid over the defaults; a :class:`RunConfig` is used as it is.
 
-    With ``resume``, the config is read from ``out`` (only ``train.epochs`` and ``train.device`` may be
-    changed by the ``config`` given) and training continues from the last checkpoint; on CPU the final weights
+    With ``resume``, the config is read from ``out`` (a dict ``config`` may change only ``train.epochs`` and
+    ``train.device``) and training continues from the last checkpoint; on CPU the final weights
     equal those of an uninterrupted run.
     """
     if resume:
         if out is None:
             raise VaekitError("--resume needs the run folder", "give --out RUN")
+        if isinstance(config, RunConfig):
+            raise VaekitError("a resumed run keeps its stored config", "pass a dict of changes, e.g. {'train': {...}}")
         stored, _ = read_run_record(out)
         config = _resumed_config(stored, config)
     elif not isinstance(config, RunConfig):
@@ -223,13 +222,16 @@ def train(
     return run(vae, config, splits, out=out, resume=resume, callbacks=callbacks)
 
 
-def _resumed_config(stored: RunConfig, given: RunConfig | dict | None) -> RunConfig:
-    if given is None:
-        return stored
-    raw = given.model_dump() if isinstance(given, RunConfig) else given
-    train_raw = raw.get("train", {})
-    changes = {k: v for k, v in train_raw.items() if k in ("epochs", "device") and v is not None}
-    return parse_run_config({**stored.model_dump(), "train": {**stored.train.model_dump(), **changes}})
+RESUMABLE = {"train": {"epochs", "device"}}
+
+
+def _resumed_config(stored: RunConfig, given: dict | None) -> RunConfig:
+    """The stored config with the only changes a resume allows (``train.epochs``, ``train.device``)."""
+    given = given or {}
+    changed = [f"{sec}.{k}" for sec, vals in given.items() for k in vals if k not in RESUMABLE.get(sec, set())]
+    if changed:
+        raise VaekitError(f"cannot change {', '.join(changed)} when resuming", "only --epochs and --device may change")
+    return parse_run_config(merge(stored.model_dump(), given))
 
 
 def fit(

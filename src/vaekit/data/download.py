@@ -46,20 +46,26 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(cache) / "vaekit"
 
 
-def file_sha256(path: Path, *, decompress: bool = False) -> str:
-    """Hex sha256 of a file's bytes, or of its gzip-decompressed content."""
-    h = hashlib.sha256()
-    try:
-        with gzip.open(path, "rb") if decompress else open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
-                h.update(chunk)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
-        raise DataError(f"{path} is not a valid gzip file ({err})", "delete it so it is fetched again") from None
-    return h.hexdigest()
+def fetch(spec: FileSpec, root: Path) -> bytes:
+    """The verified content of ``spec`` under ``root`` (gunzipped for ``.gz``), downloading it first if missing.
+
+    The file is read once and decompressed once: the checksum covers the bytes on disk, or the decompressed
+    content for files gzipped after download.
+    """
+    path = root / spec.path
+    if not path.is_file():
+        _download(spec, path)
+    raw = path.read_bytes()
+    if not spec.gzip_after_download:
+        _check_digest(path, raw, spec)
+    content = _gunzip(raw, path) if path.suffix == ".gz" else raw
+    if spec.gzip_after_download:
+        _check_digest(path, content, spec)
+    return content
 
 
-def verify(path: Path, spec: FileSpec) -> None:
-    digest = file_sha256(path, decompress=spec.gzip_after_download)
+def _check_digest(path: Path, data: bytes, spec: FileSpec) -> None:
+    digest = hashlib.sha256(data).hexdigest()
     if digest != spec.sha256:
         raise DataError(
             f"checksum mismatch for {path}: sha256 {digest[:16]}..., expected {spec.sha256[:16]}...",
@@ -67,13 +73,11 @@ def verify(path: Path, spec: FileSpec) -> None:
         )
 
 
-def fetch(spec: FileSpec, root: Path) -> Path:
-    """The verified local path of ``spec`` under ``root``, downloading it first when it is missing."""
-    path = root / spec.path
-    if not path.is_file():
-        _download(spec, path)
-    verify(path, spec)
-    return path
+def _gunzip(raw: bytes, path: Path) -> bytes:
+    try:
+        return gzip.decompress(raw)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise DataError(f"{path} is not a valid gzip file ({err})", "delete it so it is fetched again") from None
 
 
 def _download(spec: FileSpec, path: Path) -> None:
@@ -106,14 +110,3 @@ def _download(spec: FileSpec, path: Path) -> None:
         finally:
             tmp.unlink(missing_ok=True)
     raise DataError(f"{spec.path} is missing and could not be downloaded ({'; '.join(errors)})", hint)
-
-
-def read_bytes(path: Path) -> bytes:
-    """A file's bytes, gunzipped when the name ends in ``.gz``; a corrupt archive is a :class:`DataError`."""
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
-        raise DataError(f"{path} is not a valid gzip file ({err})", "delete it so it is fetched again") from None

@@ -19,7 +19,7 @@ import numpy as np
 
 from vaekit.data.amat import parse_amat
 from vaekit.data.dataset import Dataset, as_examples, as_labels
-from vaekit.data.download import FileSpec, fetch, read_bytes, resolve_data_dir
+from vaekit.data.download import FileSpec, fetch, resolve_data_dir
 from vaekit.data.files import load_file
 from vaekit.data.idx import parse_idx
 from vaekit.errors import DataError
@@ -144,7 +144,7 @@ def _digits(root: Path) -> Dataset:
 def _idx_dataset(name: str, root: Path) -> Dataset:
     specs = FILES[name]
     arrays = {
-        key: parse_idx(read_bytes(fetch(spec, root)), ndim=3 if "images" in key else 1, what=spec.path)
+        key: parse_idx(fetch(spec, root), ndim=3 if "images" in key else 1, what=spec.path)
         for key, spec in specs.items()
     }
     for split, prefix in (("train", "train"), ("test", "t10k")):
@@ -179,7 +179,7 @@ def _binarized_mnist(root: Path) -> Dataset:
     """The fixed binarization of MNIST (Larochelle & Murray 2011): 50,000 / 10,000 / 10,000 binary images."""
     splits = {}
     for split, spec in FILES["binarized-mnist"].items():
-        rows = parse_amat(read_bytes(fetch(spec, root)), what=spec.path)
+        rows = parse_amat(fetch(spec, root), what=spec.path)
         splits["val" if split == "valid" else split] = as_examples(
             rows.reshape(-1, 1, 28, 28).astype(np.float32), spec.path
         )

@@ -95,8 +95,9 @@ class RunFolder:
             ) from None
 
     # weights --------------------------------------------------------------------------------------------
-    def save_model(self, module: nn.Module, metadata: dict[str, str] | None = None) -> None:
-        atomic_write_bytes(self / self.MODEL, st_save(module_tensors(module), metadata=metadata))
+    def save_model(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        """Write weights (e.g. ``module_tensors(model)``) as ``model.safetensors``."""
+        atomic_write_bytes(self / self.MODEL, st_save(dict(tensors)))
 
     def load_model_state(self) -> dict[str, torch.Tensor]:
         file = self / self.MODEL

@@ -94,6 +94,7 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.stop_reason = ""
         self.steps_per_epoch = 0
+        self.improved = False  # did the epoch just finished set a new best?
 
     # state ----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -219,7 +220,7 @@ class Trainer:
         if self.run_folder is None:
             return
         if self.improved:
-            self.run_folder.save_model(self.model)
+            self.run_folder.save_model(self.best_state)
         self.run_folder.save_state(self.state_dict())
         self.run_folder.write_metrics(self.history)
 
