@@ -190,7 +190,9 @@ def train(
 def _print_summary(result: Any, quiet: bool) -> None:
     s = result.summary
     if quiet:
-        typer.echo(f"{result.run_dir}\ttest/loss={s.get('test/loss', float('nan')):.4f}")
+        key = "test/loss" if "test/loss" in s else "val/loss"
+        value = s.get(key, result.history[-1].get(key) if result.history else None)
+        typer.echo(f"{result.run_dir}\t{key}={value:.4f}" if value is not None else str(result.run_dir))
         return
     from rich.console import Console
     from rich.table import Table

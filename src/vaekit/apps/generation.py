@@ -143,4 +143,4 @@ def write_reconstruction_picture(inputs: torch.Tensor, outputs: np.ndarray, path
     if inputs.dim() == 4:
         save_pairs(inputs, out, path)
     else:
-        plot_table_pairs(inputs, out, path, labels=("input", "reconstruction"), title="reconstructions")
+        plot_table_pairs(inputs, out, path, labels=("input", "reconstruction"), title="reconstructions", paired=True)

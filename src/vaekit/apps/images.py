@@ -89,12 +89,21 @@ def plot_losses(history: Sequence[dict[str, Any]], path: str | os.PathLike) -> N
 
 
 def plot_table_pairs(
-    a: torch.Tensor, b: torch.Tensor, path: str | os.PathLike, *, labels: tuple[str, str], title: str
+    a: torch.Tensor,
+    b: torch.Tensor,
+    path: str | os.PathLike,
+    *,
+    labels: tuple[str, str],
+    title: str,
+    paired: bool = False,
 ) -> None:
     """For tables: the first two features of ``a`` and ``b`` side by side (or one histogram for 1-D data)."""
     fig, axes = _figure(1, width=5.0)
     ax = axes[0]
     if a.shape[1] >= 2:
+        if paired:  # a thin segment from each input to its reconstruction
+            for p, q in zip(a[:200], b[:200], strict=True):
+                ax.plot([p[0], q[0]], [p[1], q[1]], color="0.6", linewidth=0.5, zorder=0)
         ax.scatter(a[:, 0], a[:, 1], s=6, alpha=0.5, label=labels[0])
         ax.scatter(b[:, 0], b[:, 1], s=6, alpha=0.5, label=labels[1])
         ax.set_xlabel("feature 0")
