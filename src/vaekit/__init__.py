@@ -11,14 +11,16 @@ from its run folder, and encode, decode, sample and reconstruct::
 
 __version__ = "0.1.0"
 
+from vaekit.apps.evaluation import evaluate_run  # noqa: E402
 from vaekit.apps.fit import fit, train  # noqa: E402
 from vaekit.apps.generation import decode, encode, reconstruct, sample  # noqa: E402
 from vaekit.build import build_vae, load  # noqa: E402
 from vaekit.config import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainConfig  # noqa: E402
 from vaekit.data import Dataset, load_dataset  # noqa: E402
 from vaekit.errors import DataError, RunFolderError, TrainingError, VaekitError  # noqa: E402
-from vaekit.model import VAE, Decoder, Encoder, StandardNormalPrior  # noqa: E402
-from vaekit.objectives import Loss, elbo  # noqa: E402
+from vaekit.evaluate import Evaluation, evaluate_model  # noqa: E402
+from vaekit.model import VAE, Decoder, Encoder, LadderVAE, MixturePrior, StandardNormalPrior, VampPrior  # noqa: E402
+from vaekit.objectives import Loss, elbo, iwae  # noqa: E402
 from vaekit.train import RunFolder, Trainer  # noqa: E402
 
 __all__ = [
@@ -28,6 +30,9 @@ __all__ = [
     "Dataset",
     "Decoder",
     "Encoder",
+    "Evaluation",
+    "LadderVAE",
+    "MixturePrior",
     "Loss",
     "ModelConfig",
     "ObjectiveConfig",
@@ -39,12 +44,16 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "VaekitError",
+    "VampPrior",
     "__version__",
     "build_vae",
     "decode",
     "elbo",
     "encode",
+    "evaluate_model",
+    "evaluate_run",
     "fit",
+    "iwae",
     "load",
     "load_dataset",
     "reconstruct",

@@ -15,8 +15,8 @@ from vaekit import __version__
 from vaekit.config import FORMAT_VERSION, ModelConfig, RunConfig, parse_run_config, validation_message
 from vaekit.distributions import BernoulliHead, DiagonalGaussianHead, GaussianHead
 from vaekit.errors import RunFolderError, VaekitError
-from vaekit.model import VAE, Decoder, Encoder, StandardNormalPrior
-from vaekit.nn import ConvDecoderTrunk, ConvEncoderTrunk, mlp
+from vaekit.model import VAE, Decoder, Encoder, LadderVAE, MixturePrior, StandardNormalPrior, VampPrior
+from vaekit.nn import ACTIVATIONS, ConvDecoderTrunk, ConvEncoderTrunk, mlp
 from vaekit.train.checkpoint import RunFolder
 
 
@@ -30,19 +30,55 @@ def resolve_model_config(model: ModelConfig | None = None, **overrides: Any) -> 
         raise VaekitError(f"invalid model: {validation_message(err)}") from None
 
 
-def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overrides: Any) -> VAE:
+def build_prior(cfg: ModelConfig, x_shape: tuple[int, ...]) -> nn.Module:
+    """p(z) over the top latent layer, as ``cfg.prior`` names it."""
+    if cfg.prior == "mog":
+        return MixturePrior(cfg.latent_dim, cfg.components or 10)
+    if cfg.prior == "vamp":
+        return VampPrior(cfg.latent_dim, x_shape, cfg.components or 500)
+    return StandardNormalPrior(cfg.latent_dim)
+
+
+def _likelihood_head(cfg: ModelConfig, x_shape: tuple[int, ...]) -> nn.Module:
+    return BernoulliHead(x_shape) if cfg.likelihood == "bernoulli" else GaussianHead(x_shape, cfg.sigma)
+
+
+def build_ladder(cfg: ModelConfig, x_shape: tuple[int, ...]) -> LadderVAE:
+    """A :class:`LadderVAE`: layers ``(*cfg.ladder, cfg.latent_dim)`` bottom first, MLP trunks of ``cfg.hidden``.
+
+    Bottom-up: ``x -> hidden -> d_1`` (width ``hidden[-1]``), then one ``d -> d -> d`` block per layer above.
+    Top-down: ``z_{l+1} -> d -> 2 * dim_l``. Decoder: ``concat(z_1..z_L) -> reversed(hidden) -> x``.
+    """
+    dims = (*cfg.ladder, cfg.latent_dim)
+    n, width, act = math.prod(x_shape), cfg.hidden[-1], ACTIVATIONS[cfg.activation]
+    up: list[nn.Module] = [nn.Sequential(nn.Flatten(), mlp(n, cfg.hidden[:-1], width, cfg.activation), act())]
+    up += [nn.Sequential(mlp(width, [width], width, cfg.activation), act()) for _ in dims[1:]]
+    posterior = [nn.Linear(width, 2 * d) for d in dims]
+    down = [mlp(dims[i + 1], [width], 2 * dims[i], cfg.activation) for i in range(len(dims) - 1)]
+    head = _likelihood_head(cfg, x_shape)
+    decoder = Decoder(
+        mlp(sum(dims), cfg.hidden[::-1], head.params_per_dim * n, cfg.activation), head, x_shape, sum(dims)
+    )
+    config = {"x_shape": list(x_shape), "model": cfg.model_dump(mode="json")}
+    return LadderVAE(up, posterior, down, decoder, build_prior(cfg, x_shape), dims, config=config)
+
+
+def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overrides: Any) -> VAE | LadderVAE:
     """Build a VAE for examples of shape ``x_shape`` (``(D,)`` tables, ``(C, H, W)`` images).
 
-    ``build_vae((1, 28, 28), arch="conv", latent_dim=32)``; keywords override fields of ``model``.
+    ``build_vae((1, 28, 28), arch="conv", latent_dim=32)``; keywords override fields of ``model``. A config
+    with ``ladder`` layers builds a :class:`~vaekit.model.LadderVAE`, which has the same interface.
     """
     cfg = resolve_model_config(model, **overrides)
     x_shape = tuple(int(d) for d in x_shape)
     if not x_shape or any(d < 1 for d in x_shape):
         raise VaekitError(f"invalid data shape {x_shape}")
+    if cfg.ladder:
+        return build_ladder(cfg, x_shape)
     hidden = cfg.hidden
     d = cfg.latent_dim
     enc_head = DiagonalGaussianHead()
-    dec_head: nn.Module = BernoulliHead(x_shape) if cfg.likelihood == "bernoulli" else GaussianHead(x_shape, cfg.sigma)
+    dec_head = _likelihood_head(cfg, x_shape)
     p = dec_head.params_per_dim
     if cfg.arch == "mlp":
         n = math.prod(x_shape)
@@ -59,7 +95,7 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
     return VAE(
         Encoder(enc_trunk, enc_head, x_shape, d),
         Decoder(dec_trunk, dec_head, x_shape, d),
-        StandardNormalPrior(d),
+        build_prior(cfg, x_shape),
         config={"x_shape": list(x_shape), "model": cfg.model_dump(mode="json")},
     )
 
@@ -93,7 +129,7 @@ def read_run_record(run_dir: str | os.PathLike) -> tuple[RunConfig, tuple[int, .
     return config, x_shape
 
 
-def load(run_dir: str | os.PathLike, *, device: str | torch.device = "cpu") -> VAE:
+def load(run_dir: str | os.PathLike, *, device: str | torch.device = "cpu") -> VAE | LadderVAE:
     """The trained VAE of a run folder (best weights), in eval mode on ``device``."""
     config, x_shape = read_run_record(run_dir)
     vae = build_vae(x_shape, config.model)

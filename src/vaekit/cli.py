@@ -5,6 +5,7 @@ Every user mistake ends as one line ``error: <what> (<hint>)`` on stderr with ex
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from vaekit.build import read_run_record
 from vaekit.config import merge
 from vaekit.data.registry import dataset_names, load_dataset
 from vaekit.errors import VaekitError
+from vaekit.train.checkpoint import atomic_write_text
 
 # Typer ships its own copy of click in recent versions; take the exception classes from its MRO so this works
 # with either.
@@ -29,21 +31,19 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    help="Variational autoencoders: train, sample, reconstruct, encode.",
+    help="Variational autoencoders: train, evaluate, sample, reconstruct, encode.",
 )
 
 DATA_HELP = "registered data set (" + ", ".join(dataset_names()) + ") or a .npy/.npz/.csv file or image folder"
 
 
-def _parse_hidden(text: str | None) -> list[int] | None:
+def _parse_ints(text: str | None, flag: str = "--hidden") -> list[int] | None:
     if text is None:
         return None
     try:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise VaekitError(
-            f"--hidden {text!r} is not a list of integers", "e.g. --hidden 400 or --hidden 512,256"
-        ) from None
+        raise VaekitError(f"{flag} {text!r} is not a list of integers", f"e.g. {flag} 400 or {flag} 512,256") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -135,12 +135,22 @@ def train(
     beta: float = typer.Option(None, "--beta", help="weight of the KL term [default: 1]"),
     kl_warmup: float = typer.Option(None, "--kl-warmup", help="epochs of linear KL warm-up [default: 0]"),
     free_bits: float = typer.Option(None, "--free-bits", help="nats per latent dimension [default: 0]"),
+    objective: str = typer.Option(None, "--objective", help="elbo | iwae [default: elbo]"),
+    iwae_k: int = typer.Option(None, "--k", help="importance samples per example for --objective iwae [default: 50]"),
+    prior: str = typer.Option(None, "--prior", help="normal | mog | vamp (VampPrior) [default: normal]"),
+    components: int = typer.Option(None, "--components", help="mixture components of the prior [mog 10, vamp 500]"),
+    ladder: str = typer.Option(None, "--ladder", help="sizes of stochastic layers below the top one: a Ladder VAE"),
     epochs: int = typer.Option(None, "--epochs", help="maximum epochs [default: 100]"),
     batch_size: int = typer.Option(None, "--batch-size", help="[default: 128]"),
     lr: float = typer.Option(None, "--lr", help="AdamW learning rate [default: 1e-3]"),
     weight_decay: float = typer.Option(None, "--weight-decay", help="[default: 0]"),
     grad_clip: float = typer.Option(None, "--grad-clip", help="gradient-norm clip [default: 100]"),
     patience: int = typer.Option(None, "--patience", help="early stopping patience in epochs [default: 10]"),
+    lr_schedule: str = typer.Option(None, "--lr-schedule", help="constant | cosine | plateau [default: constant]"),
+    lr_warmup: float = typer.Option(None, "--lr-warmup", help="epochs of linear learning-rate warm-up [default: 0]"),
+    lr_min: float = typer.Option(None, "--lr-min", help="floor of the cosine and plateau schedules [default: 0]"),
+    skip_grad_norm: float = typer.Option(None, "--skip-grad-norm", help="skip updates with a larger gradient norm"),
+    time_limit: float = typer.Option(None, "--time-limit", help="stop after the epoch that passes this many minutes"),
     val_fraction: float = typer.Option(None, "--val-fraction", help="held out when the data has no val split"),
     seed: int = typer.Option(None, "--seed", help="[default: 0]"),
     device: str = typer.Option(None, "--device", help="auto | cpu | cuda | mps [default: auto]"),
@@ -158,11 +168,20 @@ def train(
             "model": {
                 "arch": model,
                 "latent_dim": latent_dim,
-                "hidden": _parse_hidden(hidden),
+                "hidden": _parse_ints(hidden),
                 "likelihood": likelihood,
                 "sigma": sigma,
+                "prior": prior,
+                "components": components,
+                "ladder": _parse_ints(ladder, "--ladder"),
             },
-            "objective": {"beta": beta, "kl_warmup": kl_warmup, "free_bits": free_bits},
+            "objective": {
+                "name": objective,
+                "k": iwae_k,
+                "beta": beta,
+                "kl_warmup": kl_warmup,
+                "free_bits": free_bits,
+            },
             "train": {
                 "epochs": epochs,
                 "batch_size": batch_size,
@@ -172,6 +191,11 @@ def train(
                 "patience": patience,
                 "seed": seed,
                 "device": device,
+                "lr_schedule": lr_schedule,
+                "lr_warmup": lr_warmup,
+                "lr_min": lr_min,
+                "skip_grad_norm": skip_grad_norm,
+                "time_limit": time_limit,
             },
         }
     )
@@ -272,6 +296,50 @@ def encode(
     x = _run_data(run, data, data_dir, split)
     write_array(vaekit.encode(vae, x, sample=draw, seed=seed), output, column_prefix="z")
     typer.echo(f"wrote {output}")
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="run folder"),
+    data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: the run's data]"),
+    data_dir: Path = typer.Option(None, "--data-dir"),
+    split: str = typer.Option("test", "--split", help="split of a registered data set"),
+    k: int = typer.Option(5000, "--k", help="importance samples per example"),
+    seed: int = typer.Option(0, "--seed", help="seed of the draws (repeatable figures)"),
+    limit: int = typer.Option(None, "--limit", help="evaluate only the first N examples"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | mps"),
+    json_out: Path = typer.Option(None, "--json", help="also write the figures to this .json file"),
+) -> None:
+    """Importance-sampled log-likelihood (nats, bits/dim), the ELBO's terms and active units on held-out data."""
+    if json_out is not None:
+        check_output(json_out, {".json"})
+    _setup_logging(quiet=False)
+    result = vaekit.evaluate_run(
+        run, data=data, split=split, k=k, seed=seed, limit=limit, data_dir=data_dir, device=device
+    )
+    figures = result.to_dict()
+    if json_out is not None:
+        atomic_write_text(json_out, json.dumps(figures, indent=2) + "\n")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{run}: {result.n_examples} {split} examples, k = {result.k}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("nll (nats)", f"{result.nll:.3f} ± {result.nll_sem:.3f}")
+    table.add_row("negative ELBO (nats)", f"{result.neg_elbo:.3f}")
+    table.add_row("  reconstruction", f"{result.recon:.3f}")
+    table.add_row("  KL", f"{result.kl:.3f}")
+    table.add_row("bits per dimension", f"{result.bits_per_dim:.4f}")
+    layers = "+".join(str(a) for a in result.active_units_per_layer)
+    table.add_row("active units", f"{result.active_units} of {sum(result.latent_dims)} ({layers})")
+    if result.kl_per_dim is not None:
+        top = sorted(result.kl_per_dim, reverse=True)[:8]
+        table.add_row("KL per dimension (largest)", " ".join(f"{v:.2f}" for v in top))
+    table.add_row("seconds", f"{result.seconds:.1f}")
+    Console().print(table)
+    if json_out is not None:
+        typer.echo(f"wrote {json_out}")
 
 
 @app.command()

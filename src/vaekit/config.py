@@ -39,6 +39,13 @@ class ModelConfig(_Strict):
     activation: Literal["silu", "relu", "elu", "tanh"] = "silu"
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     sigma: float | None = Field(None, gt=0.0, description="fixed Gaussian scale; None learns it")
+    prior: Literal["normal", "mog", "vamp"] = "normal"
+    components: int | None = Field(
+        None, ge=1, le=100_000, description="mixture components of a mog or vamp prior; default 10 and 500"
+    )
+    ladder: tuple[int, ...] = Field(
+        (), description="sizes of the stochastic layers below the top one (bottom first): a Ladder VAE"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -49,6 +56,24 @@ class ModelConfig(_Strict):
             raw = {**raw, "hidden": (raw["hidden"],)}
         return raw
 
+    @field_validator("ladder", mode="before")
+    @classmethod
+    def _ladder_tuple(cls, v: Any) -> Any:
+        return (v,) if isinstance(v, int) else v
+
+    @field_validator("ladder")
+    @classmethod
+    def _positive_layers(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 1 for d in v):
+            raise ValueError("layer sizes must be positive, e.g. 64 or 64,32")
+        return v
+
+    @model_validator(mode="after")
+    def _ladder_is_mlp(self) -> ModelConfig:
+        if self.ladder and self.arch != "mlp":
+            raise ValueError("ladder: the hierarchical model is built from MLPs; use arch mlp")
+        return self
+
     @field_validator("hidden")
     @classmethod
     def _positive_widths(cls, v: tuple[int, ...]) -> tuple[int, ...]:
@@ -58,11 +83,19 @@ class ModelConfig(_Strict):
 
 
 class ObjectiveConfig(_Strict):
-    """The training objective: negative ELBO with β, KL warm-up and free bits."""
+    """The training objective: negative ELBO with β, KL warm-up and free bits; or the IWAE bound with k draws."""
 
+    name: Literal["elbo", "iwae"] = "elbo"
+    k: int = Field(50, ge=1, le=100_000, description="importance samples per example for iwae")
     beta: float = Field(1.0, ge=0.0)
     kl_warmup: float = Field(0.0, ge=0.0, description="epochs of linear KL warm-up from 0 to beta")
     free_bits: float = Field(0.0, ge=0.0, description="nats per latent dimension below which KL is free")
+
+    @model_validator(mode="after")
+    def _iwae_has_no_kl_weight(self) -> ObjectiveConfig:
+        if self.name == "iwae" and (self.beta != 1.0 or self.kl_warmup > 0 or self.free_bits > 0):
+            raise ValueError("the iwae bound has no KL term to weigh: beta, kl_warmup and free_bits apply to elbo")
+        return self
 
 
 class TrainConfig(_Strict):
@@ -76,7 +109,13 @@ class TrainConfig(_Strict):
     patience: int | None = Field(10, ge=1, description="early stopping after this many epochs without improvement")
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    max_bad_steps: int = Field(20, ge=1, description="stop after this many consecutive non-finite losses")
+    max_bad_steps: int = Field(20, ge=1, description="stop after this many consecutive skipped steps")
+    lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
+    lr_warmup: float = Field(0.0, ge=0.0, description="epochs of linear learning-rate warm-up")
+    lr_min: float = Field(0.0, ge=0.0, description="floor of the cosine and plateau schedules")
+    lr_patience: int = Field(5, ge=1, description="plateau: halve the rate after this many epochs without gain")
+    skip_grad_norm: float | None = Field(None, gt=0.0, description="skip updates whose gradient norm exceeds this")
+    time_limit: float | None = Field(None, gt=0.0, description="stop after the epoch that passes this many minutes")
 
 
 class RunConfig(_Strict):

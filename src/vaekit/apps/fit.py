@@ -31,8 +31,9 @@ from vaekit.config import DataConfig, RunConfig, merge, parse_run_config
 from vaekit.data.registry import load_dataset, preset
 from vaekit.errors import DataError, RunFolderError, VaekitError
 from vaekit.model.vae import VAE
-from vaekit.objectives import LinearWarmup, elbo
-from vaekit.train import RunFolder, Trainer, resolve_device
+from vaekit.objectives import LinearWarmup, elbo, iwae
+from vaekit.train import RunFolder, Trainer, distributed, resolve_device
+from vaekit.train.schedules import LRSchedule
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,17 @@ def check_data_fits(vae: VAE, x: torch.Tensor, what: str) -> None:
         )
 
 
-def _fixed_binarization(x: torch.Tensor, seed: int) -> torch.Tensor:
-    """One Bernoulli draw per pixel with a fixed seed, so held-out losses are comparable across epochs."""
-    return torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
+_SPLIT_SEED_OFFSET = {"val": 2, "test": 3}
+
+
+def held_out_binarization(x: torch.Tensor, seed: int, split: str) -> torch.Tensor:
+    """One Bernoulli draw per pixel, seeded by the run's seed and the split's name.
+
+    A run trained with dynamic binarization sees fixed draws of its held-out splits, so their losses compare
+    across epochs, and ``vaekit evaluate`` scores exactly the same draws.
+    """
+    offset = _SPLIT_SEED_OFFSET.get(split, 4)
+    return torch.bernoulli(x, generator=torch.Generator().manual_seed(seed + offset))
 
 
 def _prepare_folder(out: str | os.PathLike | None, resume: bool) -> RunFolder | None:
@@ -108,25 +117,36 @@ def run(
     for name, x in splits.items():
         check_data_fits(vae, x, f"the {name} data")
     tc, oc = config.train, config.objective
-    device = resolve_device(tc.device)
+    device = distributed.setup(resolve_device(tc.device))
+    main_rank = distributed.rank() == 0
+    distributed.barrier()  # every rank has checked the folder before rank 0 creates it
     dynamic = config.data.binarize == "dynamic"
-    held_out = {
-        k: (_fixed_binarization(v, tc.seed + i + 1) if dynamic else v)
-        for i, (k, v) in enumerate(splits.items())
-        if k != "train"
-    }
+    held_out = {k: (held_out_binarization(v, tc.seed, k) if dynamic else v) for k, v in splits.items() if k != "train"}
     steps_per_epoch = math.ceil(len(splits["train"]) / tc.batch_size)
     kl_weight = LinearWarmup(oc.beta, round(oc.kl_warmup * steps_per_epoch))
 
     def train_loss(model, x, step):
+        if oc.name == "iwae":
+            return iwae(model, x, n_samples=oc.k)
         return elbo(model, x, beta=kl_weight(step), free_bits=oc.free_bits)
 
     def eval_loss(model, x):
+        if oc.name == "iwae":
+            return iwae(model, x, n_samples=oc.k)
         return elbo(model, x, beta=oc.beta)
 
+    schedule = LRSchedule(
+        tc.lr,
+        tc.lr_schedule,
+        warmup_steps=round(tc.lr_warmup * steps_per_epoch),
+        total_steps=tc.epochs * steps_per_epoch,
+        lr_min=tc.lr_min,
+        patience=tc.lr_patience,
+    )
+
     if not resume:
-        vae.decoder.init_output_bias(splits["train"].mean(0))
-    if folder is not None and not resume:
+        vae.init_from_data(splits["train"])
+    if folder is not None and not resume and main_rank:
         folder.path.mkdir(parents=True, exist_ok=True)
         folder.write_config(run_record(config, vae.x_shape))
     trainer = Trainer(
@@ -145,6 +165,9 @@ def run(
         batch_transform=torch.bernoulli if dynamic else None,
         run_folder=folder,
         callbacks=callbacks,
+        lr_schedule=schedule,
+        skip_grad_norm=tc.skip_grad_norm,
+        time_limit=None if tc.time_limit is None else 60 * tc.time_limit,
     )
     t0 = time.perf_counter()
     history = trainer.fit(splits["train"], held_out.get("val"), resume=resume)
@@ -155,13 +178,14 @@ def run(
         "skipped_steps": trainer.skipped_steps,
         "train_seconds_this_session": time.perf_counter() - t0,
         "device": str(device),
+        "processes": distributed.world_size(),
     }
     if "test" in held_out:
         test = trainer.evaluate(held_out["test"], eval_loss)
         summary.update({f"test/{k}": v for k, v in test.items()})
         summary["test/neg_elbo"] = test["recon"] + test["kl"]
         summary["n_test"] = len(held_out["test"])
-    if folder is not None:
+    if folder is not None and main_rank:
         folder.write_summary(summary)
         write_pictures(vae, folder, history, held_out.get("test", held_out.get("val")), seed=tc.seed)
     return TrainResult(vae.eval(), history, summary, folder.path if folder else None)

@@ -1,8 +1,10 @@
-"""Model components: encoders q(z|x), decoders p(x|z), priors p(z), and the VAE that composes them."""
+"""Model components: encoders q(z|x), decoders p(x|z), priors p(z), and the models that compose them."""
 
 from vaekit.model.decoder import Decoder
+from vaekit.model.draw import Draw
 from vaekit.model.encoder import Encoder
-from vaekit.model.prior import StandardNormalPrior
+from vaekit.model.ladder import LadderVAE
+from vaekit.model.prior import MixturePrior, StandardNormalPrior, VampPrior
 from vaekit.model.vae import VAE
 
-__all__ = ["VAE", "Decoder", "Encoder", "StandardNormalPrior"]
+__all__ = ["VAE", "Decoder", "Draw", "Encoder", "LadderVAE", "MixturePrior", "StandardNormalPrior", "VampPrior"]

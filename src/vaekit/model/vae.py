@@ -8,7 +8,9 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
+from vaekit.distributions import kl_per_dim
 from vaekit.model.decoder import Decoder
+from vaekit.model.draw import Draw
 from vaekit.model.encoder import Encoder
 
 
@@ -25,6 +27,8 @@ class VAE(nn.Module):
         if encoder.latent_dim != decoder.latent_dim or encoder.x_shape != decoder.x_shape:
             raise ValueError("encoder and decoder disagree on x_shape or latent_dim")
         self.encoder, self.decoder, self.prior = encoder, decoder, prior
+        if hasattr(prior, "attach"):
+            prior.attach(self.encode)  # the VampPrior scores z under the posterior of its pseudo-inputs
         self.config = config
 
     @property
@@ -43,11 +47,31 @@ class VAE(nn.Module):
         """p(x|z)."""
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor) -> tuple[Distribution, torch.Tensor, Distribution]:
-        """One reparameterised pass: ``qz = q(z|x)``, ``z = qz.rsample()``, ``px = p(x|z)``."""
+    def forward(self, x: torch.Tensor, n_samples: int | None = None) -> Draw:
+        """One reparameterised pass: ``z ~ q(z|x)`` (``n_samples`` draws per example, leading), ``p(x|z)``.
+
+        Everything an objective needs comes out of this one call (prior included), so a wrapper such as
+        DistributedDataParallel sees every parameter used. See :class:`~vaekit.model.draw.Draw`.
+        """
         qz = self.encode(x)
-        z = qz.rsample()
-        return qz, z, self.decode(z)
+        z = qz.rsample(() if n_samples is None else (n_samples,))
+        pz = self.prior()
+        log_qz, log_pz = qz.log_prob(z), pz.log_prob(z)
+        per_dim = kl_per_dim(qz, pz)
+        if per_dim is None:
+            kl = log_qz - log_pz
+        else:
+            per_dim = per_dim.expand_as(z)
+            kl = per_dim.sum(-1)
+        return Draw(z, self.decode(z), log_qz, log_pz, kl, per_dim, (qz.mean.expand_as(z),))
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Data-dependent initialisation before training: the decoder's output bias, the prior if it has one."""
+        self.decoder.init_output_bias(x.mean(0))
+        init_prior = getattr(self.prior, "init_from_data", None)
+        if init_prior is not None:
+            init_prior(x)
 
     @torch.no_grad()
     def sample(

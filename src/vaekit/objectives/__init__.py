@@ -1,8 +1,9 @@
 """Objectives: functions ``(vae, batch) -> Loss``, and the schedules that weight their terms."""
 
 from vaekit.objectives.elbo import elbo
+from vaekit.objectives.iwae import iwae
 from vaekit.objectives.kl import kl_per_dim, kl_terms
 from vaekit.objectives.loss import Loss
 from vaekit.objectives.schedules import LinearWarmup
 
-__all__ = ["LinearWarmup", "Loss", "elbo", "kl_per_dim", "kl_terms"]
+__all__ = ["LinearWarmup", "Loss", "elbo", "iwae", "kl_per_dim", "kl_terms"]

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import torch
-from torch.distributions import Distribution, Independent, kl_divergence
+from torch.distributions import Distribution
 
+from vaekit.distributions import kl_per_dim
 
-def kl_per_dim(qz: Distribution, pz: Distribution) -> torch.Tensor | None:
-    """Analytic KL per latent dimension, shape ``(*batch, latent_dim)``, or ``None`` when not factorised.
-
-    Both must be ``Independent`` over one event dimension with a registered base-distribution KL
-    (e.g. Normal vs Normal: KL = log(s_p/s_q) + (s_q^2 + (m_q - m_p)^2) / (2 s_p^2) - 1/2).
-    """
-    if not (isinstance(qz, Independent) and isinstance(pz, Independent)):
-        return None
-    try:
-        return kl_divergence(qz.base_dist, pz.base_dist)
-    except NotImplementedError:
-        return None
+__all__ = ["kl_per_dim", "kl_terms"]
 
 
 def kl_terms(qz: Distribution, pz: Distribution, z: torch.Tensor) -> torch.Tensor:

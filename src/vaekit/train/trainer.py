@@ -19,8 +19,10 @@ from torch import nn
 
 from vaekit.errors import TrainingError
 from vaekit.objectives.loss import Loss
+from vaekit.train import distributed
 from vaekit.train.callbacks import call
 from vaekit.train.checkpoint import RunFolder, module_tensors
+from vaekit.train.schedules import LRSchedule
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,15 @@ class Trainer:
     ``val/<term>``, keep the best weights by ``val/loss`` (``train/loss`` without validation data), stop
     early after ``patience`` epochs without improvement, and checkpoint to ``run_folder`` if given.
 
-    A step whose loss or gradient norm is not finite is skipped and counted; ``max_bad_steps`` in a row
-    stop training with :class:`TrainingError`, leaving the last good checkpoint in place.
+    A step whose loss or gradient norm is not finite, or whose gradient norm exceeds ``skip_grad_norm``, is
+    skipped and counted; ``max_bad_steps`` in a row stop training with :class:`TrainingError`, leaving the last
+    good checkpoint in place. ``lr_schedule`` sets the rate before every step; ``time_limit`` (seconds) stops
+    after the epoch that passes it.
+
+    Under ``torchrun`` (a process group is initialised, see :mod:`vaekit.train.distributed`) the model is
+    wrapped in DistributedDataParallel, each rank takes every ``world``-th example of the epoch's shared
+    permutation with ``batch_size // world`` per step (``batch_size`` stays the global batch), metrics are
+    summed across ranks, and only rank 0 writes the run folder.
     """
 
     def __init__(
@@ -71,9 +80,19 @@ class Trainer:
         batch_transform: Callable[[Batch], Batch] | None = None,
         run_folder: RunFolder | None = None,
         callbacks: Sequence[Any] = (),
+        lr_schedule: LRSchedule | None = None,
+        skip_grad_norm: float | None = None,
+        time_limit: float | None = None,
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device)
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        if batch_size < self.world:
+            raise ValueError(f"batch_size {batch_size} is smaller than the {self.world} processes")
+        self.train_model: nn.Module = self.model
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.loss_fn = loss_fn
         self.val_loss_fn = val_loss_fn or (lambda m, b: loss_fn(m, b, self.step))
         self.epochs, self.batch_size = epochs, batch_size
@@ -83,6 +102,7 @@ class Trainer:
         self.run_folder = run_folder
         self.callbacks = list(callbacks)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        self.lr_schedule, self.skip_grad_norm, self.time_limit = lr_schedule, skip_grad_norm, time_limit
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimiser steps taken
@@ -111,6 +131,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
             "history": self.history,
+            "lr_schedule": self.lr_schedule.state_dict() if self.lr_schedule else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -121,6 +142,8 @@ class Trainer:
         for key in ("epoch", "step", "skipped_steps", "best", "best_epoch", "bad_epochs"):
             setattr(self, key, state[key])
         self.history = list(state["history"])
+        if self.lr_schedule is not None and state.get("lr_schedule") is not None:
+            self.lr_schedule.load_state_dict(state["lr_schedule"])
 
     # loop -----------------------------------------------------------------------------------------------
     def fit(self, train: Batch, val: Batch | None = None, *, resume: bool = False) -> list[dict[str, Any]]:
@@ -135,10 +158,16 @@ class Trainer:
             torch.manual_seed(self.seed)
         train = _to(train, self.device)
         val = _to(val, self.device) if val is not None else None
-        self.steps_per_epoch = math.ceil(_length(train) / self.batch_size)
+        self.steps_per_epoch = math.ceil(_length(train) // self.world / self._rank_batch)
         call(self.callbacks, "on_fit_start", self)
+        t_start = time.perf_counter()
         while self.epoch < self.epochs and not self.stop_reason:
             self._run_epoch(train, val)
+            if self.time_limit is not None and not self.stop_reason:
+                # every rank must agree, so the slowest clock decides
+                late = distributed.all_reduce_sum(torch.tensor(float(time.perf_counter() - t_start > self.time_limit)))
+                if float(late) > 0:
+                    self.stop_reason = f"time limit of {self.time_limit / 60:g} minutes reached"
         if not self.stop_reason:
             self.stop_reason = f"reached {self.epochs} epochs"
         if self.best_state is not None:
@@ -146,30 +175,43 @@ class Trainer:
         call(self.callbacks, "on_fit_end", self)
         return self.history
 
+    @property
+    def _rank_batch(self) -> int:
+        return self.batch_size // self.world
+
     def _run_epoch(self, train: Batch, val: Batch | None) -> None:
         call(self.callbacks, "on_epoch_start", self, self.epoch + 1)
         t0 = time.perf_counter()
         self.model.train()
         n = _length(train)
         perm = torch.randperm(n, generator=self.generator).to(self.device)
+        if self.world > 1:  # equal shards, so every rank takes the same number of steps
+            perm = perm[: n - n % self.world][self.rank :: self.world]
         sums: dict[str, torch.Tensor] = {}
         seen = 0
         bad_in_row = 0
-        for start in range(0, n, self.batch_size):
-            batch = _index(train, perm[start : start + self.batch_size])
+        bs = self._rank_batch
+        for start in range(0, len(perm), bs):
+            batch = _index(train, perm[start : start + bs])
             if self.batch_transform is not None:
                 batch = self.batch_transform(batch)
-            out = self.loss_fn(self.model, batch, self.step)
+            if self.lr_schedule is not None:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.lr_schedule(self.step)
+            out = self.loss_fn(self.train_model, batch, self.step)
             self.optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip or math.inf)
-            if not bool(torch.isfinite(out.loss.detach() + norm)):
+            ok = torch.isfinite(out.loss.detach() + norm)
+            if self.skip_grad_norm is not None:
+                ok = ok & (norm <= self.skip_grad_norm)
+            if not bool(ok):
                 self.skipped_steps += 1
                 bad_in_row += 1
                 if bad_in_row >= self.max_bad_steps:
                     raise TrainingError(
-                        f"training diverged: {bad_in_row} steps in a row had a non-finite loss or gradient "
-                        f"(epoch {self.epoch + 1}); the last good checkpoint is kept",
+                        f"training diverged: {bad_in_row} steps in a row had a non-finite loss or an exploding "
+                        f"gradient (epoch {self.epoch + 1}); the last good checkpoint is kept",
                         "lower --lr, raise --batch-size, or check the data",
                     )
                 continue
@@ -182,8 +224,10 @@ class Trainer:
                 sums[k] = sums.get(k, 0) + v.detach().sum()
             call(self.callbacks, "on_step_end", self, out)
         train_seconds = time.perf_counter() - t0
+        totals = self._reduce(sums, seen)
+        seen = int(totals.pop("_n"))
         record: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step}
-        record.update({f"train/{k}": float(v) / max(seen, 1) for k, v in sums.items()})
+        record.update({f"train/{k}": v / max(seen, 1) for k, v in totals.items()})
         if val is not None:
             record.update({f"val/{k}": v for k, v in self.evaluate(val).items()})
         record["epoch_seconds"] = time.perf_counter() - t0
@@ -193,6 +237,8 @@ class Trainer:
         self.epoch += 1
         self.history.append(record)
         self._track_best(record, has_val=val is not None)
+        if self.lr_schedule is not None:
+            self.lr_schedule.epoch_end(record.get("val/loss" if val is not None else "train/loss", math.inf))
         self._checkpoint()
         log.info(
             "epoch %d  %s  (%.1fs, %.0f ex/s)",
@@ -216,8 +262,18 @@ class Trainer:
                     f"early stop: no improvement for {self.patience} epochs (best epoch {self.best_epoch})"
                 )
 
+    def _reduce(self, sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
+        """Per-term sums and the example count ``_n``, added up over all ranks (one collective)."""
+        keys = sorted(sums)
+        flat = torch.stack(
+            [torch.as_tensor(sums[k], dtype=torch.float64, device=self.device) for k in keys]
+            + [torch.tensor(float(n), dtype=torch.float64, device=self.device)]
+        )
+        flat = distributed.all_reduce_sum(flat).tolist()
+        return {**dict(zip(keys, flat[:-1], strict=True)), "_n": flat[-1]}
+
     def _checkpoint(self) -> None:
-        if self.run_folder is None:
+        if self.run_folder is None or self.rank != 0:
             return
         if self.improved:
             self.run_folder.save_model(self.best_state)
@@ -233,6 +289,8 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         data = _to(data, self.device)
+        if self.world > 1:
+            data = _index(data, slice(self.rank, None, self.world))
         n, bs = _length(data), batch_size or max(self.batch_size, 1024)
         sums: dict[str, torch.Tensor] = {}
         for start in range(0, n, bs):
@@ -240,4 +298,6 @@ class Trainer:
             for k, v in out.terms.items():
                 sums[k] = sums.get(k, 0) + v.sum()
         self.model.train(was_training)
-        return {k: float(v) / n for k, v in sums.items()}
+        totals = self._reduce(sums, n)
+        n_total = totals.pop("_n")
+        return {k: v / n_total for k, v in totals.items()}

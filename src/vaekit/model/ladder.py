@@ -1,0 +1,163 @@
+"""A hierarchical VAE with top-down inference, in the style of the Ladder VAE."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.distributions import Distribution, Independent, Normal, kl_divergence
+
+from vaekit.distributions import kl_per_dim, positive_scale
+from vaekit.model.decoder import Decoder
+from vaekit.model.draw import Draw
+
+
+def _gaussian(params: torch.Tensor) -> Normal:
+    loc, raw = params.chunk(2, dim=-1)
+    return Normal(loc, positive_scale(raw))
+
+
+def _precision_weighted(up: Normal, down: Normal) -> Normal:
+    """The product of two Gaussians, renormalised: precisions add, means are precision-weighted."""
+    p_up, p_down = up.scale.pow(-2), down.scale.pow(-2)
+    var = 1.0 / (p_up + p_down)
+    return Normal((up.loc * p_up + down.loc * p_down) * var, var.sqrt())
+
+
+class LadderVAE(nn.Module):
+    """p(x, z_1..z_L) = p(z_L) prod_l p(z_l | z_{l+1}) p(x | z_1..z_L), with top-down inference.
+
+    Sønderby et al. 2016, arXiv:1602.02282. A deterministic bottom-up pass ``d_l = up_l(d_{l-1})``,
+    ``d_0 = x``, gives each layer a Gaussian "likelihood term" ``N(mu^_l, sigma^_l)``. Inference then runs top
+    down with the generative model: q(z_L|x) comes from ``d_L``; below it,
+    q(z_l | z_{l+1}, x) is the precision-weighted combination of ``N(mu^_l, sigma^_l)`` and the prior
+    p(z_l | z_{l+1}) (precisions add, means are precision-weighted). The decoder sees all layers concatenated
+    (a skip connection from every latent to x). Layers are indexed bottom (next to x) first; ``latent_dim``
+    is the top layer's size, the code that :meth:`encode` returns and :meth:`decode` takes.
+
+    - ``up``: L trunks; ``up[0]`` maps ``(N, *x_shape)`` to features, ``up[l]`` maps features to features;
+    - ``posterior``: L linear maps from ``d_l`` to ``2 * latent_dims[l]`` (loc, raw scale);
+    - ``down``: L - 1 trunks, ``down[l]`` maps ``z_{l+1}`` to ``2 * latent_dims[l]`` (p(z_l | z_{l+1}));
+    - ``decoder``: p(x | concat(z_1..z_L)); ``prior``: p(z_L) (a standard normal, a mixture or a VampPrior).
+    """
+
+    def __init__(
+        self,
+        up: Sequence[nn.Module],
+        posterior: Sequence[nn.Module],
+        down: Sequence[nn.Module],
+        decoder: Decoder,
+        prior: nn.Module,
+        latent_dims: Sequence[int],
+        config: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        if not (len(up) == len(posterior) == len(latent_dims) == len(down) + 1 >= 2):
+            raise ValueError("a ladder needs L >= 2 layers: L up trunks, L posterior maps, L - 1 down trunks")
+        if decoder.latent_dim != sum(latent_dims):
+            raise ValueError("the decoder must take all layers concatenated")
+        self.up, self.posterior, self.down = nn.ModuleList(up), nn.ModuleList(posterior), nn.ModuleList(down)
+        self.decoder, self.prior = decoder, prior
+        self.latent_dims = tuple(latent_dims)
+        self.config = config
+        if hasattr(prior, "attach"):
+            prior.attach(self.encode)
+
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return self.decoder.x_shape
+
+    @property
+    def latent_dim(self) -> int:
+        return self.latent_dims[-1]
+
+    def _bottom_up(self, x: torch.Tensor) -> list[Normal]:
+        lead = x.shape[: x.dim() - len(self.x_shape)]
+        h = x.reshape(-1, *self.x_shape)
+        out = []
+        for up, post in zip(self.up, self.posterior, strict=True):
+            h = up(h)
+            params = post(h)
+            out.append(_gaussian(params.view(*lead, params.shape[-1])))
+        return out
+
+    def encode(self, x: torch.Tensor) -> Distribution:
+        """q(z_L | x), the top layer's posterior."""
+        return Independent(self._bottom_up(x)[-1], 1)
+
+    def _top_down(
+        self, likelihoods: list[Normal], z_top: torch.Tensor | None, mean: bool
+    ) -> tuple[list[torch.Tensor], list[Normal], list[Normal]]:
+        """Walk down from z_L. With ``likelihoods`` (per layer, or None) it infers, else it generates."""
+        zs, qs, ps = [z_top], [], []
+        for layer in reversed(range(len(self.down))):
+            p = _gaussian(self.down[layer](zs[-1]))
+            ps.append(p)
+            q = p if likelihoods is None else _precision_weighted(likelihoods[layer], p)
+            qs.append(q)
+            zs.append(q.mean if mean else q.rsample())
+        return zs, qs, ps
+
+    def _decode_layers(self, zs_top_first: list[torch.Tensor]) -> Distribution:
+        return self.decoder(torch.cat(zs_top_first[::-1], dim=-1))
+
+    def forward(self, x: torch.Tensor, n_samples: int | None = None) -> Draw:
+        """One reparameterised top-down pass (``n_samples`` draws per example, leading); see :class:`Draw`."""
+        likelihoods = self._bottom_up(x)
+        q_top = Independent(likelihoods[-1], 1)
+        z_top = q_top.rsample(() if n_samples is None else (n_samples,))
+        pz = self.prior()
+        log_qz, log_pz = q_top.log_prob(z_top), pz.log_prob(z_top)
+        top_per_dim = kl_per_dim(q_top, pz)
+        kl_top = log_qz - log_pz if top_per_dim is None else top_per_dim.expand_as(z_top).sum(-1)
+        zs, qs, ps = self._top_down(likelihoods, z_top, mean=False)
+        kl, per_dims = kl_top, [] if top_per_dim is None else [top_per_dim.expand_as(z_top)]
+        for z, q, p in zip(zs[1:], qs, ps, strict=True):
+            log_qz = log_qz + q.log_prob(z).sum(-1)
+            log_pz = log_pz + p.log_prob(z).sum(-1)
+            layer_kl = kl_divergence(q, p)
+            kl = kl + layer_kl.sum(-1)
+            per_dims.append(layer_kl)
+        kl_dims = None if top_per_dim is None else torch.cat(per_dims[::-1], dim=-1)
+        means = tuple(q.loc for q in qs[::-1]) + (q_top.mean.expand_as(z_top),)
+        return Draw(z_top, self._decode_layers(zs), log_qz, log_pz, kl, kl_dims, means)
+
+    def decode(self, z: torch.Tensor) -> Distribution:
+        """p(x | z_L, and each lower layer at its conditional prior mean)."""
+        zs, _, _ = self._top_down(None, z, mean=True)
+        return self._decode_layers(zs)
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Data-dependent initialisation before training: the decoder's output bias, the prior if it has one."""
+        self.decoder.init_output_bias(x.mean(0))
+        init_prior = getattr(self.prior, "init_from_data", None)
+        if init_prior is not None:
+            init_prior(x)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        *,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+        mean: bool = True,
+    ) -> torch.Tensor:
+        """``n`` new examples: z_L from the prior, each lower layer drawn from p(z_l | z_{l+1}) at temperature T."""
+        zs = [self.prior.sample(n, temperature=temperature, generator=generator)]
+        for layer in reversed(range(len(self.down))):
+            p = _gaussian(self.down[layer](zs[-1]))
+            eps = torch.randn(p.loc.shape, generator=generator, device=p.loc.device)
+            zs.append(p.loc + temperature * p.scale * eps)
+        px = self._decode_layers(zs)
+        return px.mean if mean else px.sample()
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """E[x | z], every layer at its posterior mean (top down)."""
+        likelihoods = self._bottom_up(x)
+        zs, _, _ = self._top_down(likelihoods, likelihoods[-1].loc, mean=True)
+        return self._decode_layers(zs).mean
