@@ -27,6 +27,14 @@ def data_dir() -> Path:
     return d
 
 
+@pytest.fixture
+def linear_model():
+    """A linear-Gaussian model with known exact log-likelihood: ``(w, b, noise, x, exact)``."""
+    from linear_gaussian import linear_model_data
+
+    return linear_model_data()
+
+
 @pytest.fixture(autouse=True)
 def _small_threads():
     torch.set_num_threads(2)

@@ -7,11 +7,12 @@ import math
 import pytest
 import torch
 from torch import nn
-from torch.distributions import Independent, MultivariateNormal, Normal
+from torch.distributions import Independent, Normal
 
-from vaekit import VAE, Decoder, Encoder, StandardNormalPrior, elbo
+from linear_gaussian import linear_gaussian_vae, set_optimal_posterior
+from vaekit import elbo
 from vaekit.data.synthetic import linear_gaussian
-from vaekit.distributions import MIN_SCALE, DiagonalGaussianHead, GaussianHead, inverse_softplus
+from vaekit.distributions import GaussianHead
 from vaekit.objectives import LinearWarmup, kl_terms
 
 
@@ -30,55 +31,10 @@ def test_analytic_kl_matches_monte_carlo():
     torch.testing.assert_close(analytic, closed)
 
 
-def _linear_gaussian_vae(w: torch.Tensor, b: torch.Tensor, noise: float) -> VAE:
-    """A VAE whose decoder is exactly p(x|z) = N(W z + b, noise^2 I) and whose encoder is linear."""
-    x_dim, latent_dim = w.shape
-    enc = nn.Linear(x_dim, 2 * latent_dim).double()
-    dec = nn.Linear(latent_dim, x_dim).double()
-    with torch.no_grad():
-        dec.weight.copy_(w)
-        dec.bias.copy_(b)
-    vae = VAE(
-        Encoder(enc, DiagonalGaussianHead(), (x_dim,), latent_dim),
-        Decoder(dec, GaussianHead((x_dim,), sigma=noise), (x_dim,), latent_dim),
-        StandardNormalPrior(latent_dim),
-    )
-    return vae.double()
-
-
-def _set_optimal_posterior(vae: VAE, w: torch.Tensor, b: torch.Tensor, noise: float) -> None:
-    """q(z|x) = p(z|x) = N(M^-1 W^T (x - b), noise^2 M^-1) with M = W^T W + noise^2 I (diagonal here)."""
-    latent_dim = w.shape[1]
-    m = w.T @ w + noise**2 * torch.eye(latent_dim, dtype=w.dtype)
-    m_inv = torch.linalg.inv(m)
-    post_scale = torch.sqrt(noise**2 * torch.diagonal(m_inv))
-    raw_scale = torch.tensor([inverse_softplus(float(s) - MIN_SCALE) for s in post_scale], dtype=w.dtype)
-    enc = vae.encoder.trunk
-    with torch.no_grad():
-        enc.weight.zero_()
-        enc.bias.zero_()
-        enc.weight[:latent_dim] = m_inv @ w.T
-        enc.bias[:latent_dim] = -(m_inv @ w.T @ b)
-        enc.bias[latent_dim:] = raw_scale
-
-
-@pytest.fixture
-def linear_model():
-    torch.manual_seed(0)
-    x_dim, latent_dim, noise = 6, 3, 0.5
-    # orthogonal columns make W^T W diagonal, so the exact posterior is a diagonal Gaussian
-    q, _ = torch.linalg.qr(torch.randn(x_dim, latent_dim, dtype=torch.float64))
-    w = q * torch.tensor([2.0, 1.0, 0.5], dtype=torch.float64)
-    b = torch.randn(x_dim, dtype=torch.float64)
-    x = torch.randn(64, latent_dim, dtype=torch.float64) @ w.T + b + noise * torch.randn(64, x_dim, dtype=torch.float64)
-    exact = MultivariateNormal(b, w @ w.T + noise**2 * torch.eye(x_dim, dtype=torch.float64)).log_prob(x)
-    return w, b, noise, x, exact
-
-
 def test_elbo_equals_exact_log_likelihood_at_the_optimal_posterior(linear_model):
     w, b, noise, x, exact = linear_model
-    vae = _linear_gaussian_vae(w, b, noise)
-    _set_optimal_posterior(vae, w, b, noise)
+    vae = linear_gaussian_vae(w, b, noise)
+    set_optimal_posterior(vae, w, b, noise)
     # every single draw's log weight log p(x, z) - log q(z|x) equals log p(x) when q is the true posterior
     qz = vae.encode(x)
     z = qz.sample((5,))
@@ -92,8 +48,8 @@ def test_elbo_equals_exact_log_likelihood_at_the_optimal_posterior(linear_model)
 
 def test_elbo_is_below_exact_log_likelihood_for_other_posteriors(linear_model):
     w, b, noise, x, exact = linear_model
-    vae = _linear_gaussian_vae(w, b, noise)
-    _set_optimal_posterior(vae, w, b, noise)
+    vae = linear_gaussian_vae(w, b, noise)
+    set_optimal_posterior(vae, w, b, noise)
     with torch.no_grad():
         vae.encoder.trunk.bias[:3] += 0.3  # shift the posterior mean
         vae.encoder.trunk.bias[3:] += 0.5  # and widen it

@@ -60,8 +60,8 @@ def importance_sample(
             torch.manual_seed(seed)
         for lo, hi in _chunks(len(x), per_batch):
             xb = x[lo:hi]
-            lse = torch.full((hi - lo,), -math.inf, device=device)
-            recon = kl = torch.zeros(hi - lo, device=device)
+            lse = recon = kl = torch.zeros((), dtype=x.dtype, device=device)
+            lse = lse - math.inf  # the log of an empty sum; partial sums are merged into it
             kl_dims: torch.Tensor | None = None
             mean_sums: list[torch.Tensor] | None = None
             for s_lo, s_hi in _chunks(k, per_pass):
