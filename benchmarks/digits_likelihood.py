@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mnist_classic import ROOT, update_docs  # noqa: E402
+from _common import ROOT, update_docs  # noqa: E402
 
 import vaekit  # noqa: E402
 

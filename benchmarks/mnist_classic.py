@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import ROOT, default_data_dir, machine, update_docs
+
 COMMAND = [
     "vaekit",
     "train",
@@ -42,30 +41,9 @@ COMMAND = [
 TARGET = 105.0
 
 
-def update_docs(section: str, body: str) -> None:
-    """Replace (or append) the ``## section`` block of docs/benchmarks.md."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nEvery figure here was measured by the script named in its section.\n"
-    )
-    start = text.find(f"\n## {section}\n")
-    block = f"\n## {section}\n\n{body.strip()}\n"
-    if start == -1:
-        text = text.rstrip() + "\n" + block
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + block + (text[end:] if end != -1 else "")
-    path.write_text(text)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = ROOT.parent / "shared" / "data"
-    ap.add_argument(
-        "--data-dir", default=os.environ.get("VAEKIT_DATA_DIR") or (str(shared) if shared.is_dir() else None)
-    )
+    ap.add_argument("--data-dir", default=default_data_dir())
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench-mnist-classic"))
     args = ap.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
@@ -75,7 +53,6 @@ def main() -> int:
     wall = time.perf_counter() - t0
     summary = json.loads((Path(args.out) / "summary.json").read_text())
     metrics = [json.loads(line) for line in (Path(args.out) / "metrics.jsonl").read_text().splitlines()]
-    import torch
 
     result = {
         "command": " ".join(COMMAND),
@@ -88,8 +65,7 @@ def main() -> int:
         "wall_seconds_total": wall,
         "target": TARGET,
         "met": summary["test/loss"] <= TARGET,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads",
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
     out = ROOT / "benchmarks" / "results" / "mnist_classic.json"

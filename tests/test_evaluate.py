@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import torch
-from linear_gaussian import linear_gaussian_vae, set_optimal_posterior
 
+from linear_gaussian import linear_gaussian_vae, set_optimal_posterior
 from vaekit import build_vae, elbo, iwae
 from vaekit.evaluate import active_units, evaluate_model, importance_sample
 

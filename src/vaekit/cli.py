@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,7 @@ def train(
     lr_min: float = typer.Option(None, "--lr-min", help="floor of the cosine and plateau schedules [default: 0]"),
     skip_grad_norm: float = typer.Option(None, "--skip-grad-norm", help="skip updates with a larger gradient norm"),
     time_limit: float = typer.Option(None, "--time-limit", help="stop after the epoch that passes this many minutes"),
+    precision: str = typer.Option(None, "--precision", help="fp32 | bf16 (autocast matrix products) [default: fp32]"),
     val_fraction: float = typer.Option(None, "--val-fraction", help="held out when the data has no val split"),
     seed: int = typer.Option(None, "--seed", help="[default: 0]"),
     device: str = typer.Option(None, "--device", help="auto | cpu | cuda | mps [default: auto]"),
@@ -159,7 +161,12 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print only errors and the final figures"),
     config: Path = typer.Option(None, "--config", help="TOML file with [data] [model] [objective] [train] tables"),
 ) -> None:
-    """Train a VAE and write a run folder (config, weights, metrics, pictures)."""
+    """Train a VAE and write a run folder (config, weights, metrics, pictures).
+
+    Under ``torchrun --nproc-per-node N`` it trains data-parallel; only rank 0 prints and writes.
+    """
+    worker = int(os.environ.get("RANK", "0")) != 0  # a torchrun rank other than 0 stays silent
+    quiet = quiet or worker
     callbacks = [_ProgressBar()] if sys.stderr.isatty() and not quiet else []
     _setup_logging(quiet, callbacks[0].console if callbacks else None)
     flags = _drop_none(
@@ -196,6 +203,7 @@ def train(
                 "lr_min": lr_min,
                 "skip_grad_norm": skip_grad_norm,
                 "time_limit": time_limit,
+                "precision": precision,
             },
         }
     )
@@ -208,7 +216,8 @@ def train(
         stem = Path(raw.get("data", {}).get("name", "digits")).stem
         out = Path("runs") / f"{stem}-{raw.get('model', {}).get('arch', 'mlp')}-{time.strftime('%Y%m%d-%H%M%S')}"
     result = vaekit.train(raw, out=out, data_dir=data_dir, resume=resume, callbacks=callbacks)
-    _print_summary(result, quiet)
+    if not worker:
+        _print_summary(result, quiet)
 
 
 def _print_summary(result: Any, quiet: bool) -> None:

@@ -116,6 +116,9 @@ class TrainConfig(_Strict):
     lr_patience: int = Field(5, ge=1, description="plateau: halve the rate after this many epochs without gain")
     skip_grad_norm: float | None = Field(None, gt=0.0, description="skip updates whose gradient norm exceeds this")
     time_limit: float | None = Field(None, gt=0.0, description="stop after the epoch that passes this many minutes")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="bf16: matrix products under bfloat16 autocast; likelihoods stay in float32"
+    )
 
 
 class RunConfig(_Strict):

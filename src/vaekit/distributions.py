@@ -17,6 +17,14 @@ from torch.distributions import Bernoulli, Distribution, Independent, Normal, kl
 MIN_SCALE = 1e-4
 
 
+def full_precision(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 if it came out of a low-precision (bf16/fp16 autocast) layer; float64 stays float64.
+
+    Distributions are always evaluated at full precision: only the trunks' matrix products run in bf16.
+    """
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
 def positive_scale(raw: torch.Tensor, min_scale: float = MIN_SCALE) -> torch.Tensor:
     """``softplus(raw) + min_scale``: a smooth positive scale that cannot collapse to exactly zero."""
     return F.softplus(raw) + min_scale
@@ -50,8 +58,20 @@ class DiagonalGaussianHead(nn.Module):
     params_per_dim = 2
 
     def forward(self, params: torch.Tensor) -> Distribution:
-        loc, raw_scale = params.chunk(2, dim=-1)
+        loc, raw_scale = full_precision(params).chunk(2, dim=-1)
         return Independent(Normal(loc, positive_scale(raw_scale)), 1)
+
+
+class BernoulliLogits(Bernoulli):
+    """A Bernoulli parameterised by logits whose ``log_prob`` is ``x * l - softplus(l)``.
+
+    The same value as torch's (the negative binary cross-entropy with logits, also for targets in (0, 1)),
+    computed in fewer passes over memory: forward and backward take about half the time of
+    ``binary_cross_entropy_with_logits`` on CPU, which matters when k importance samples multiply the pixels.
+    """
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return value * self.logits - F.softplus(self.logits)
 
 
 class BernoulliHead(nn.Module):
@@ -73,8 +93,8 @@ class BernoulliHead(nn.Module):
         return torch.logit(mean.clamp(1e-3, 1 - 1e-3))
 
     def forward(self, params: torch.Tensor) -> Distribution:
-        logits = params.squeeze(-self.event_ndim - 1)
-        return Independent(Bernoulli(logits=logits, validate_args=False), self.event_ndim)
+        logits = full_precision(params.squeeze(-self.event_ndim - 1))
+        return Independent(BernoulliLogits(logits=logits, validate_args=False), self.event_ndim)
 
 
 class GaussianHead(nn.Module):
@@ -103,7 +123,7 @@ class GaussianHead(nn.Module):
         return mean
 
     def forward(self, params: torch.Tensor) -> Distribution:
-        loc = params.squeeze(-self.event_ndim - 1)
+        loc = full_precision(params.squeeze(-self.event_ndim - 1))
         return Independent(Normal(loc, self.scale().expand_as(loc)), self.event_ndim)
 
 

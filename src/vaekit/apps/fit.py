@@ -168,6 +168,7 @@ def run(
         lr_schedule=schedule,
         skip_grad_norm=tc.skip_grad_norm,
         time_limit=None if tc.time_limit is None else 60 * tc.time_limit,
+        autocast=torch.bfloat16 if tc.precision == "bf16" else None,
     )
     t0 = time.perf_counter()
     history = trainer.fit(splits["train"], held_out.get("val"), resume=resume)

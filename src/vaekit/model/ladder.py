@@ -9,13 +9,13 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
-from vaekit.distributions import kl_per_dim, positive_scale
+from vaekit.distributions import full_precision, kl_per_dim, positive_scale
 from vaekit.model.decoder import Decoder
 from vaekit.model.draw import Draw
 
 
 def _gaussian(params: torch.Tensor) -> Normal:
-    loc, raw = params.chunk(2, dim=-1)
+    loc, raw = full_precision(params).chunk(2, dim=-1)
     return Normal(loc, positive_scale(raw))
 
 

@@ -54,7 +54,8 @@ class Trainer:
     A step whose loss or gradient norm is not finite, or whose gradient norm exceeds ``skip_grad_norm``, is
     skipped and counted; ``max_bad_steps`` in a row stop training with :class:`TrainingError`, leaving the last
     good checkpoint in place. ``lr_schedule`` sets the rate before every step; ``time_limit`` (seconds) stops
-    after the epoch that passes it.
+    after the epoch that passes it. ``autocast=torch.bfloat16`` runs the training forward pass under autocast
+    (evaluation stays in full precision).
 
     Under ``torchrun`` (a process group is initialised, see :mod:`vaekit.train.distributed`) the model is
     wrapped in DistributedDataParallel, each rank takes every ``world``-th example of the epoch's shared
@@ -83,6 +84,7 @@ class Trainer:
         lr_schedule: LRSchedule | None = None,
         skip_grad_norm: float | None = None,
         time_limit: float | None = None,
+        autocast: torch.dtype | None = None,
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device)
@@ -103,6 +105,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         self.lr_schedule, self.skip_grad_norm, self.time_limit = lr_schedule, skip_grad_norm, time_limit
+        self.autocast = autocast
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimiser steps taken
@@ -198,7 +201,8 @@ class Trainer:
             if self.lr_schedule is not None:
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.lr_schedule(self.step)
-            out = self.loss_fn(self.train_model, batch, self.step)
+            with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+                out = self.loss_fn(self.train_model, batch, self.step)
             self.optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip or math.inf)
@@ -264,7 +268,7 @@ class Trainer:
 
     def _reduce(self, sums: dict[str, torch.Tensor], n: int) -> dict[str, float]:
         """Per-term sums and the example count ``_n``, added up over all ranks (one collective)."""
-        keys = sorted(sums)
+        keys = list(sums)  # the same order on every rank: the loss function's
         flat = torch.stack(
             [torch.as_tensor(sums[k], dtype=torch.float64, device=self.device) for k in keys]
             + [torch.tensor(float(n), dtype=torch.float64, device=self.device)]

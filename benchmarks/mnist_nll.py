@@ -1,0 +1,176 @@
+"""Test log-likelihood on the fixed binarized MNIST, one row per model, beside the published figures.
+
+    python benchmarks/mnist_nll.py --model vae|iwae|vamp|hvae|all [--k 5000] [--data-dir DIR] [--retrain]
+
+Each model is trained by the exact ``vaekit train`` command in MODELS (50,000 training images, early stopping
+on the 10,000 validation images) and evaluated by ``vaekit evaluate RUN --k 5000`` on the 10,000 test images.
+A finished run folder under ``runs/mnist-nll/`` is reused (``--retrain`` starts over). Rows are saved to
+``benchmarks/results/mnist_nll.json``, the table and the learning curves go to docs/benchmarks.md and
+docs/images/mnist_nll_curves.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, default_data_dir, machine, today, update_docs  # noqa: E402
+
+COMMON = ["--data", "binarized-mnist", "--model", "mlp", "--quiet"]
+MODELS: dict[str, dict] = {
+    "vae": {
+        "label": "MLP VAE",
+        "args": "--hidden 512,512 --latent-dim 32 --kl-warmup 20 --epochs 400 --patience 30 --batch-size 128 --lr 1e-3",
+        "target": 89.5,
+        "reference": "pythae's reproduction 89.78; Rezende & Mohamed 2015: 89.9",
+    },
+    "iwae": {
+        "label": "IWAE (k = 50 in training)",
+        "args": "--hidden 200,200 --latent-dim 50 --objective iwae --k 50 --epochs 50 --lr-schedule cosine "
+        "--lr-min 1e-4 --time-limit 58 --patience 20 --batch-size 64 --lr 1e-3 --precision bf16",
+        "target": 86.5,
+        "reference": "pythae's reproduction 86.82",
+    },
+    "vamp": {
+        "label": "VampPrior VAE",
+        "args": "",
+        "target": 85.5,
+        "reference": "pythae 85.79; Tomczak & Welling 2018: 85.57",
+    },
+    "hvae": {
+        "label": "hierarchical (Ladder, 2 stochastic layers)",
+        "args": "",
+        "target": 84.0,
+        "reference": "Tomczak & Welling 2018, 2-layer HVAE with VampPrior: 83.19",
+    },
+}
+RESULTS = ROOT / "benchmarks" / "results" / "mnist_nll.json"
+
+
+def _run(cmd: list[str]) -> None:
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def bench(name: str, k: int, data_dir: str | None, retrain: bool) -> dict:
+    spec = MODELS[name]
+    run = ROOT / "runs" / "mnist-nll" / name
+    data_args = ["--data-dir", data_dir] if data_dir else []
+    train_cmd = ["vaekit", "train", *COMMON, *spec["args"].split(), "--out", str(run)]
+    if retrain or not (run / "summary.json").is_file():
+        shutil.rmtree(run, ignore_errors=True)
+        _run(train_cmd + data_args)
+    evaluation = run / f"evaluation-k{k}.json"
+    if retrain or not evaluation.is_file():
+        _run(["vaekit", "evaluate", str(run), "--k", str(k), "--json", str(evaluation), *data_args])
+    ev = json.loads(evaluation.read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return {
+        "model": name,
+        "label": spec["label"],
+        "command": " ".join(["vaekit", "train", *COMMON, *spec["args"].split(), "--out", f"runs/mnist-nll/{name}"]),
+        "test_nll": ev["nll"],
+        "test_nll_sem": ev["nll_sem"],
+        "test_neg_elbo": ev["neg_elbo"],
+        "test_kl": ev["kl"],
+        "active_units": ev["active_units"],
+        "latent_dims": ev["latent_dims"],
+        "k": ev["k"],
+        "eval_seconds": ev["seconds"],
+        "epochs_run": summary["epochs_run"],
+        "best_epoch": summary["best_epoch"],
+        "stop_reason": summary["stop_reason"],
+        "train_seconds": sum(m["epoch_seconds"] for m in metrics),
+        "val_curve": [m.get("val/loss") for m in metrics],
+        "target": spec["target"],
+        "met": ev["nll"] <= spec["target"],
+        "reference": spec["reference"],
+        "machine": machine(),
+        "date": today(),
+    }
+
+
+def plot_curves(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for row in rows:
+        curve = row["val_curve"]
+        ax.plot(range(1, len(curve) + 1), curve, label=row["label"])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation loss (nats; -ELBO, or -L_k for IWAE)")
+    ax.set_ylim(top=min(130, max(max(c for c in r["val_curve"] if c is not None) for r in rows)))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_docs(rows: list[dict]) -> None:
+    lines = [
+        "| model | test NLL (nats) | test -ELBO | KL | active units | epochs (best) | train time | target | paper |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        mark = "met" if r["met"] else "missed"
+        lines.append(
+            f"| {r['label']} | **{r['test_nll']:.2f}** ± {r['test_nll_sem']:.2f} | {r['test_neg_elbo']:.2f} "
+            f"| {r['test_kl']:.1f} | {r['active_units']} of {sum(r['latent_dims'])} "
+            f"| {r['epochs_run']} ({r['best_epoch']}) | {r['train_seconds'] / 60:.0f} min "
+            f"| <= {r['target']} ({mark}) | {r['reference']} |"
+        )
+    commands = "\n".join(f"- {r['label']}: `{r['command']}`" for r in rows)
+    update_docs(
+        "Binarized MNIST: test log-likelihood (issue 3)",
+        f"""Command: `python benchmarks/mnist_nll.py --model all` (trains, then `vaekit evaluate RUN --k 5000`).
+Fixed binarization of Larochelle & Murray (50,000 train, 10,000 validation for early stopping, 10,000 test).
+NLL is -log p(x) by importance sampling with k = {rows[0]["k"]} draws per test image (± its standard error
+over images); -ELBO = reconstruction + KL. Train time is the sum of epoch times. Machine: {rows[0]["machine"]},
+one thread per run where two runs shared the machine; measured {rows[0]["date"]}.
+
+{chr(10).join(lines)}
+
+Exact training commands:
+
+{commands}
+
+Learning curves (validation loss per epoch): `docs/images/mnist_nll_curves.png`.
+
+![learning curves](images/mnist_nll_curves.png)
+""",
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=[*MODELS, "all"], default="all")
+    ap.add_argument("--k", type=int, default=5000)
+    ap.add_argument("--data-dir", default=default_data_dir())
+    ap.add_argument("--retrain", action="store_true")
+    args = ap.parse_args()
+    names = list(MODELS) if args.model == "all" else [args.model]
+    saved = {r["model"]: r for r in json.loads(RESULTS.read_text())} if RESULTS.is_file() else {}
+    for name in names:
+        row = bench(name, args.k, args.data_dir, args.retrain)
+        saved[name] = row
+        print(json.dumps({k: v for k, v in row.items() if k != "val_curve"}, indent=2))
+    rows = [saved[n] for n in MODELS if n in saved]
+    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
+    plot_curves(rows, ROOT / "docs" / "images" / "mnist_nll_curves.png")
+    write_docs(rows)
+    return 0 if all(r["met"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
