@@ -59,6 +59,50 @@ def test_sample_reconstruct_encode(trained, tmp_path, capsys):
     assert np.load(tmp_path / "m.npy").shape == (7, 3)
 
 
+def test_evaluate_reports_likelihood_in_nats_and_writes_json(trained, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    args = ["evaluate", str(trained), "--k", "20", "--limit", "50", "--seed", "3", "--json", str(out)]
+    assert main(args) == 0
+    figures = json.loads(out.read_text())
+    for key in ("nll", "neg_elbo", "recon", "kl", "bits_per_dim", "active_units", "k", "n_examples"):
+        assert key in figures, key
+    assert figures["k"] == 20 and figures["n_examples"] == 50
+    assert figures["nll"] <= figures["neg_elbo"] + 0.5  # k = 20 draws tighten the bound (up to noise)
+    assert abs(figures["neg_elbo"] - figures["recon"] - figures["kl"]) < 1e-6
+    assert "nll (nats)" in capsys.readouterr().out
+    assert main([*args[:-1], str(tmp_path / "again.json")]) == 0  # a seed makes it repeatable
+    assert json.loads((tmp_path / "again.json").read_text())["nll"] == figures["nll"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "pattern"),
+    [
+        (["--k", "0"], "--k must be at least 1"),
+        (["--split", "validation"], "no 'validation' split"),
+        (["--json", "out.txt"], ".json"),
+        (["--limit", "1"], "--limit must be at least 2"),
+    ],
+)
+def test_evaluate_rejects_bad_input(trained, tmp_path, capsys, extra, pattern):
+    _expect_error(capsys, ["evaluate", str(trained), *extra], pattern)
+
+
+def test_stronger_models_train_and_evaluate_from_the_cli(tmp_path, capsys):
+    for name, flags in (
+        ("iwae", ["--objective", "iwae", "--k", "5"]),
+        ("vamp", ["--prior", "vamp", "--components", "10", "--lr-schedule", "cosine", "--lr-warmup", "1"]),
+        ("ladder", ["--ladder", "6", "--prior", "mog", "--lr-schedule", "plateau", "--skip-grad-norm", "1e4"]),
+    ):
+        out = tmp_path / name
+        assert main(["train", "--out", str(out), *FAST, *flags]) == 0, name
+        assert main(["evaluate", str(out), "--k", "10", "--limit", "20", "--json", str(out / "e.json")]) == 0
+        figures = json.loads((out / "e.json").read_text())
+        assert figures["latent_dims"] == ([6, 3] if name == "ladder" else [3]), name
+        config = json.loads((out / "config.json").read_text())["run"]
+        assert config["objective"]["name"] == ("iwae" if name == "iwae" else "elbo")
+        assert main(["sample", str(out), "-n", "4", "-o", str(out / "s.npy")]) == 0
+
+
 def test_config_file_and_flags(tmp_path):
     toml = tmp_path / "c.toml"
     toml.write_text("[model]\nlatent_dim = 5\nhidden = [16]\n[train]\nepochs = 2\nbatch_size = 200\n")
@@ -114,6 +158,14 @@ def _expect_error(capsys, argv, pattern):
         (["--data", "missing/file.npy"], "no such file"),
         (["--device", "cuda"] if not __import__("torch").cuda.is_available() else ["--device", "tpu"], "device"),
         (["--resume"], "does not exist"),
+        (["--objective", "iwae", "--beta", "2"], "iwae bound has no KL term"),
+        (["--objective", "vimco"], "objective.name"),
+        (["--prior", "flow"], "model.prior"),
+        (["--ladder", "0"], "model.ladder"),
+        (["--ladder", "4", "--model", "conv"], "use arch mlp"),
+        (["--lr-schedule", "step"], "train.lr_schedule"),
+        (["--precision", "fp8"], "train.precision"),
+        (["--skip-grad-norm", "0"], "train.skip_grad_norm"),
     ],
 )
 def test_nonsense_options(tmp_path, capsys, flags, pattern):

@@ -158,7 +158,7 @@ class Trainer:
             self.best_state = self.run_folder.load_model_state() if self.best_epoch else None
             log.info("resuming after epoch %d (step %d)", self.epoch, self.step)
         else:
-            torch.manual_seed(self.seed)
+            torch.manual_seed(self.seed + self.rank)  # each rank draws its own noise
         train = _to(train, self.device)
         val = _to(val, self.device) if val is not None else None
         self.steps_per_epoch = math.ceil(_length(train) // self.world / self._rank_batch)
