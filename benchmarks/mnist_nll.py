@@ -37,8 +37,9 @@ MODELS: dict[str, dict] = {
         "reference": "pythae's reproduction 86.82",
     },
     "vamp": {
-        "label": "VampPrior VAE",
-        "args": "",
+        "label": "VampPrior VAE (K = 500)",
+        "args": "--hidden 512,512 --latent-dim 32 --prior vamp --components 500 --kl-warmup 20 --epochs 400 "
+        "--patience 30 --batch-size 128 --lr 1e-3 --time-limit 50",
         "target": 85.5,
         "reference": "pythae 85.79; Tomczak & Welling 2018: 85.57",
     },

@@ -52,7 +52,7 @@ def test_commands_run_in_order(tmp_path):
         args = shlex.split(command)
         if any(a in NEEDS_DATA for a in args) and data is None:
             continue  # the real data set is not on this machine
-        env_args = ["--data-dir", str(data)] if data is not None and "train" in args[:2] else []
+        env_args = ["--data-dir", str(data)] if data is not None and args[1] in ("train", "evaluate") else []
         proc = subprocess.run(
             [sys.executable, "-m", "vaekit", *args[1:], *env_args],
             cwd=tmp_path,

@@ -25,7 +25,7 @@ def evaluate_run(
     limit: int | None = None,
     data_dir: str | os.PathLike | None = None,
     device: str = "auto",
-    max_draws: int = 32768,
+    max_draws: int = 8192,
 ) -> Evaluation:
     """Evaluate the run folder's model on ``split`` of ``data`` (default: the data it was trained on).
 

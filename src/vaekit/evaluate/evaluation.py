@@ -44,7 +44,7 @@ class Evaluation:
 
 
 def evaluate_model(
-    vae: nn.Module, x: torch.Tensor, *, k: int = 5000, seed: int | None = 0, max_draws: int = 32768
+    vae: nn.Module, x: torch.Tensor, *, k: int = 5000, seed: int | None = 0, max_draws: int = 8192
 ) -> Evaluation:
     """Evaluate ``vae`` on examples ``x`` ``(N, *x_shape)`` (moved to the model's device).
 

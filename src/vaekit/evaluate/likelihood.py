@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ def _chunks(n: int, size: int):
 
 @torch.no_grad()
 def importance_sample(
-    vae: nn.Module, x: torch.Tensor, *, k: int = 5000, max_draws: int = 32768, seed: int | None = 0
+    vae: nn.Module, x: torch.Tensor, *, k: int = 5000, max_draws: int = 8192, seed: int | None = 0
 ) -> ImportanceSample:
     """Draw ``k`` z ~ q(z|x) per example and return the estimates of :class:`ImportanceSample`.
 
@@ -55,6 +59,7 @@ def importance_sample(
     means: list[list[torch.Tensor]] = []
     was_training = vae.training
     vae.eval()
+    t0, next_report = time.perf_counter(), len(x) / 10
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         if seed is not None:
             torch.manual_seed(seed)
@@ -81,6 +86,9 @@ def importance_sample(
             if kl_dims is not None:
                 parts["kl_per_dim"].append(kl_dims / k)
             means.append([m / k for m in mean_sums])
+            if hi >= next_report and hi < len(x):
+                log.info("  %d of %d examples (%.0f s)", hi, len(x), time.perf_counter() - t0)
+                next_report += len(x) / 10
     vae.train(was_training)
     return ImportanceSample(
         log_px=torch.cat(parts["log_px"]),
