@@ -30,7 +30,7 @@ from vaekit.build import build_vae, read_run_record, run_record
 from vaekit.config import DataConfig, RunConfig, merge, parse_run_config
 from vaekit.data.registry import load_dataset, preset
 from vaekit.errors import DataError, RunFolderError, VaekitError
-from vaekit.model.vae import VAE
+from vaekit.model import VAE, LadderVAE
 from vaekit.objectives import LinearWarmup, elbo, iwae
 from vaekit.train import RunFolder, Trainer, distributed, resolve_device
 from vaekit.train.schedules import LRSchedule
@@ -260,7 +260,7 @@ def _resumed_config(stored: RunConfig, given: dict | None) -> RunConfig:
 
 
 def fit(
-    vae: VAE,
+    vae: VAE | LadderVAE,
     x: np.ndarray | torch.Tensor,
     *,
     val: np.ndarray | torch.Tensor | None = None,
@@ -268,6 +268,8 @@ def fit(
     epochs: int = 100,
     batch_size: int = 128,
     lr: float = 1e-3,
+    objective: str = "elbo",
+    k: int = 50,
     beta: float = 1.0,
     kl_warmup: float = 0.0,
     free_bits: float = 0.0,
@@ -282,6 +284,7 @@ def fit(
     """Train a VAE from :func:`vaekit.build_vae` on your own arrays (tables ``(N, D)`` or images).
 
     Without ``val``, a seeded ``val_fraction`` of ``x`` is held out for validation and early stopping.
+    ``objective="iwae"`` trains on the importance-weighted bound with ``k`` draws per example.
     With ``out``, writes a run folder that :func:`vaekit.load` reads back.
     """
     if vae.config is None and out is not None:
@@ -290,7 +293,7 @@ def fit(
         {
             "data": {"name": "<arrays>", "binarize": binarize, "val_fraction": val_fraction},
             "model": (vae.config or {}).get("model", {}),
-            "objective": {"beta": beta, "kl_warmup": kl_warmup, "free_bits": free_bits},
+            "objective": {"name": objective, "k": k, "beta": beta, "kl_warmup": kl_warmup, "free_bits": free_bits},
             "train": {
                 "epochs": epochs,
                 "batch_size": batch_size,
