@@ -46,7 +46,7 @@ MODELS: dict[str, dict] = {
     "hvae": {
         "label": "Ladder VAE, 2 stochastic layers (48 + 32), VampPrior",
         "args": "--hidden 512,512 --ladder 48 --latent-dim 32 --prior vamp --components 500 --kl-warmup 20 "
-        "--epochs 400 --patience 30 --batch-size 128 --lr 1e-3 --time-limit 60 --precision bf16",
+        "--epochs 400 --patience 30 --batch-size 128 --lr 1e-3 --time-limit 55 --precision bf16",
         "target": 84.0,
         "reference": "Tomczak & Welling 2018, 2-layer HVAE with VampPrior: 83.19",
     },

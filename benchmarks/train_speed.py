@@ -98,10 +98,14 @@ def train_reference(train: torch.Tensor, test: torch.Tensor, epochs: int, seed: 
     return {"seconds": seconds, "test_loss": test_loss}
 
 
-def train_vaekit(train: torch.Tensor, test: torch.Tensor, epochs: int, seed: int) -> dict:
+def train_vaekit(
+    train: torch.Tensor, test: torch.Tensor, epochs: int, seed: int, autocast: torch.dtype | None = None
+) -> dict:
     torch.manual_seed(seed)
     vae = vaekit.build_vae(train.shape[1:], hidden=(H,), latent_dim=Z, activation="relu")
-    trainer = vaekit.Trainer(vae, lambda m, x, step: vaekit.elbo(m, x), epochs=epochs, batch_size=128, seed=seed)
+    trainer = vaekit.Trainer(
+        vae, lambda m, x, step: vaekit.elbo(m, x), epochs=epochs, batch_size=128, seed=seed, autocast=autocast
+    )
     t0 = time.perf_counter()
     trainer.fit(train)
     seconds = time.perf_counter() - t0
@@ -141,7 +145,12 @@ def main() -> int:
     peak = matmul_peak()
     rows = {}
     # vaekit second, so any warm-up advantage (page cache, allocator) goes to the reference
-    for name, fn in (("reference", train_reference), ("vaekit", train_vaekit)):
+    loops = {
+        "reference": train_reference,
+        "vaekit": train_vaekit,
+        "vaekit_bf16": lambda *a: train_vaekit(*a, autocast=torch.bfloat16),
+    }
+    for name, fn in loops.items():
         r = fn(train, test, args.epochs, args.seed)
         eps = args.epochs * len(train) / r["seconds"]
         r.update(
@@ -153,6 +162,7 @@ def main() -> int:
         rows[name] = r
         print(f"{name:9s} {r['seconds_per_epoch']:.2f} s/epoch  {eps:.0f} ex/s  test loss {r['test_loss']:.2f}")
     ratio = rows["vaekit"]["examples_per_second"] / rows["reference"]["examples_per_second"]
+    ratio_bf16 = rows["vaekit_bf16"]["examples_per_second"] / rows["reference"]["examples_per_second"]
     result = {
         "command": f"python benchmarks/train_speed.py --epochs {args.epochs} --threads {args.threads}",
         "epochs": args.epochs,
@@ -160,15 +170,16 @@ def main() -> int:
         "matmul_peak_gflops": peak,
         **rows,
         "speedup": ratio,
+        "speedup_bf16": ratio_bf16,
         "target": TARGET,
         "met": ratio >= TARGET,
         "machine": machine(),
         "date": today(),
     }
-    print(f"speed-up {ratio:.2f}x (target >= {TARGET}x); fp32 matmul peak {peak:.0f} GFLOP/s")
+    print(f"speed-up {ratio:.2f}x fp32, {ratio_bf16:.2f}x bf16 (target >= {TARGET}x); fp32 peak {peak:.0f} GFLOP/s")
     out = ROOT / "benchmarks" / "results" / "train_speed.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    ref, vk = rows["reference"], rows["vaekit"]
+    ref, vk, bf = rows["reference"], rows["vaekit"], rows["vaekit_bf16"]
     update_docs(
         "Training speed on CPU (issue 3)",
         f"""Command: `{result["command"]}`. MLP 784-400-20 (ReLU), Bernoulli, Adam 1e-3, batch 128, binarized MNIST
@@ -181,8 +192,12 @@ costs {TRAIN_FLOP / 1e6:.2f} MFLOP per image; the fp32 matrix-multiply peak meas
 |---|---|---|---|---|---|
 {_row("reference (DataLoader)", ref)}
 {_row("vaekit Trainer", vk)}
+{_row("vaekit Trainer, `--precision bf16`", bf)}
 
-Speed-up: **{ratio:.2f}x** (target >= {TARGET}x). Machine: {result["machine"]}, measured {result["date"]}.
+Speed-up in fp32, the same arithmetic as the reference: **{ratio:.2f}x** (target >= {TARGET}x); with bf16
+autocast (matrix products in bfloat16, likelihood in float32): {ratio_bf16:.2f}x. The GFLOP/s column counts
+the fp32-equivalent work; the bf16 row's share is of the fp32 peak. Machine: {result["machine"]}, measured
+{result["date"]}.
 """,
     )
     return 0 if result["met"] else 1

@@ -22,6 +22,19 @@ def test_mixture_log_prob_matches_torch_mixture_same_family():
     torch.testing.assert_close(draws.mean(0), theirs.mean, atol=0.03, rtol=0)
 
 
+def test_mixture_log_prob_stays_exact_for_narrow_components_and_under_bf16_autocast():
+    g = torch.Generator().manual_seed(1)
+    loc = 3 * torch.randn(50, 32, generator=g)
+    scale = torch.full((50, 32), 1e-3)  # precisions of 1e6: the expanded square cancels in float32
+    logits = torch.zeros(50)
+    theirs = MixtureSameFamily(Categorical(logits=logits), Independent(Normal(loc, scale), 1))
+    z = loc[:8] + 1e-3 * torch.randn(8, 32, generator=g)  # points that sit on a component
+    ours = DiagonalGaussianMixture(logits, loc, scale)
+    torch.testing.assert_close(ours.log_prob(z), theirs.log_prob(z), atol=1e-3, rtol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.testing.assert_close(ours.log_prob(z), theirs.log_prob(z), atol=1e-3, rtol=1e-5)
+
+
 def test_vamp_prior_is_the_posterior_mixture_at_its_pseudo_inputs_and_stores_the_encoder_once():
     torch.manual_seed(0)
     vae = build_vae((1, 6, 6), latent_dim=3, hidden=(16,), prior="vamp", components=4)

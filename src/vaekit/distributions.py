@@ -144,16 +144,20 @@ class DiagonalGaussianMixture(Distribution):
         super().__init__(batch_shape=torch.Size(), event_shape=loc.shape[-1:], validate_args=False)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        prec = self.scale.pow(-2)  # (K, d)
-        lead = z.shape[:-1]
-        flat = z.reshape(-1, z.shape[-1])
-        # sum_j (z_j - m_kj)^2 p_kj = z^2 . p_k - 2 z . (m p)_k + sum_j m_kj^2 p_kj
-        quad = flat.pow(2) @ prec.T - 2 * flat @ (self.loc * prec).T + (self.loc.pow(2) * prec).sum(-1)
-        d = z.shape[-1]
-        log_norm = -self.scale.log().sum(-1) - 0.5 * d * math.log(2 * math.pi)  # (K,)
-        log_comp = log_norm - 0.5 * quad  # (N, K)
-        out = torch.logsumexp(log_comp + torch.log_softmax(self.logits, -1), dim=-1)
-        return out.reshape(lead)
+        # The expanded square cancels catastrophically when a component is narrow (precision 1e6 times values
+        # of order 1), so it is computed in float64 and outside any bf16 autocast region.
+        wide = torch.float32 if z.device.type == "mps" else torch.float64
+        with torch.autocast(z.device.type, enabled=False):
+            flat = z.reshape(-1, z.shape[-1]).to(wide)
+            loc, scale = self.loc.to(wide), self.scale.to(wide)
+            prec = scale.pow(-2)  # (K, d)
+            # sum_j (z_j - m_kj)^2 p_kj = z^2 . p_k - 2 z . (m p)_k + sum_j m_kj^2 p_kj
+            quad = flat.pow(2) @ prec.T - 2 * flat @ (loc * prec).T + (loc.pow(2) * prec).sum(-1)
+            d = z.shape[-1]
+            log_norm = -scale.log().sum(-1) - 0.5 * d * math.log(2 * math.pi)  # (K,)
+            log_comp = log_norm - 0.5 * quad.clamp(min=0)  # (N, K)
+            out = torch.logsumexp(log_comp + torch.log_softmax(self.logits.to(wide), -1), dim=-1)
+        return out.to(z.dtype).reshape(z.shape[:-1])
 
     @property
     def mean(self) -> torch.Tensor:
