@@ -168,7 +168,8 @@ class Trainer:
             self._run_epoch(train, val)
             if self.time_limit is not None and not self.stop_reason:
                 # every rank must agree, so the slowest clock decides
-                late = distributed.all_reduce_sum(torch.tensor(float(time.perf_counter() - t_start > self.time_limit)))
+                over = float(time.perf_counter() - t_start > self.time_limit)
+                late = distributed.all_reduce_sum(torch.tensor(over, device=self.device))
                 if float(late) > 0:
                     self.stop_reason = f"time limit of {self.time_limit / 60:g} minutes reached"
         if not self.stop_reason:
