@@ -55,8 +55,10 @@ def importance_sample(
     device = x.device
     per_batch = max(1, max_draws // min(k, max_draws))  # examples per forward pass
     per_pass = max(1, max_draws // per_batch)  # draws per forward pass
-    parts: dict[str, list[torch.Tensor]] = {"log_px": [], "recon": [], "kl": [], "kl_per_dim": []}
-    means: list[list[torch.Tensor]] = []
+    # Results go straight into tensors allocated once: small per-chunk tensors kept alive between the large
+    # per-pass buffers fragment the heap, and RSS then grew by megabytes per example (measured: 23 GB, killed).
+    out: dict[str, torch.Tensor] = {}
+    out_means: list[torch.Tensor] = []
     was_training = vae.training
     vae.eval()
     t0, next_report = time.perf_counter(), len(x) / 10
@@ -80,21 +82,29 @@ def importance_sample(
                     kl_dims = draw.kl_per_dim.sum(0) + (0 if kl_dims is None else kl_dims)
                 sums = [m.sum(0) for m in draw.latent_means]
                 mean_sums = sums if mean_sums is None else [a + b for a, b in zip(mean_sums, sums, strict=True)]
-            parts["log_px"].append(lse - math.log(k))
-            parts["recon"].append(recon / k)
-            parts["kl"].append(kl / k)
+                del draw, log_px_z, log_w
+            if not out:
+                n = len(x)
+                out = {name: lse.new_empty(n) for name in ("log_px", "recon", "kl")}
+                if kl_dims is not None:
+                    out["kl_per_dim"] = lse.new_empty(n, kl_dims.shape[-1])
+                out_means = [lse.new_empty(n, m.shape[-1]) for m in mean_sums]
+            out["log_px"][lo:hi] = lse - math.log(k)
+            out["recon"][lo:hi] = recon / k
+            out["kl"][lo:hi] = kl / k
             if kl_dims is not None:
-                parts["kl_per_dim"].append(kl_dims / k)
-            means.append([m / k for m in mean_sums])
+                out["kl_per_dim"][lo:hi] = kl_dims / k
+            for dst, m in zip(out_means, mean_sums, strict=True):
+                dst[lo:hi] = m / k
             if hi >= next_report and hi < len(x):
                 log.info("  %d of %d examples (%.0f s)", hi, len(x), time.perf_counter() - t0)
                 next_report += len(x) / 10
     vae.train(was_training)
     return ImportanceSample(
-        log_px=torch.cat(parts["log_px"]),
-        recon=torch.cat(parts["recon"]),
-        kl=torch.cat(parts["kl"]),
-        kl_per_dim=torch.cat(parts["kl_per_dim"]) if parts["kl_per_dim"] else None,
-        latent_means=tuple(torch.cat(layer) for layer in zip(*means, strict=True)),
+        log_px=out["log_px"],
+        recon=out["recon"],
+        kl=out["kl"],
+        kl_per_dim=out.get("kl_per_dim"),
+        latent_means=tuple(out_means),
         k=k,
     )
