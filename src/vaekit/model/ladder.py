@@ -12,6 +12,7 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from vaekit.distributions import full_precision, kl_per_dim, positive_scale
 from vaekit.model.decoder import Decoder
 from vaekit.model.draw import Draw
+from vaekit.model.vae import VAE
 
 
 def _gaussian(params: torch.Tensor) -> Normal:
@@ -129,13 +130,7 @@ class LadderVAE(nn.Module):
         zs, _, _ = self._top_down(None, z, mean=True)
         return self._decode_layers(zs)
 
-    @torch.no_grad()
-    def init_from_data(self, x: torch.Tensor) -> None:
-        """Data-dependent initialisation before training: the decoder's output bias, the prior if it has one."""
-        self.decoder.init_output_bias(x.mean(0))
-        init_prior = getattr(self.prior, "init_from_data", None)
-        if init_prior is not None:
-            init_prior(x)
+    init_from_data = VAE.init_from_data  # the same rule: decoder output bias, then the prior if it has a hook
 
     @torch.no_grad()
     def sample(
