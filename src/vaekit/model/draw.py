@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch.distributions import Distribution
@@ -16,7 +18,8 @@ class Draw:
 
     - ``z``: the top latent, ``(*sample, batch, latent_dim)``;
     - ``px``: p(x|z), ``batch_shape == (*sample, batch)``;
-    - ``log_qz``, ``log_pz``: log q(z|x) and log p(z) at the draw, summed over all stochastic layers;
+    - ``log_qz``, ``log_pz``: log q(z|x) and log p(z) at the draw, summed over all stochastic layers
+      (``log_densities`` computes them on first use);
     - ``kl``: KL(q(z|x) || p(z)) per draw, analytic where torch knows the pair (per layer, given the layer
       above), else the single-draw estimate ``log_qz - log_pz``;
     - ``kl_per_dim``: the analytic KL per latent dimension of every layer concatenated, or ``None`` when the
@@ -29,11 +32,23 @@ class Draw:
 
     z: torch.Tensor
     px: Distribution
-    log_qz: torch.Tensor
-    log_pz: torch.Tensor
+    log_densities: Callable[[], tuple[torch.Tensor, torch.Tensor]]
     kl: torch.Tensor
     kl_per_dim: torch.Tensor | None
     latent_means: tuple[torch.Tensor, ...]
+
+    # computed on first use: the ELBO with an analytic KL never needs them, the IWAE bound and the evaluator do
+    @cached_property
+    def _densities(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.log_densities()
+
+    @property
+    def log_qz(self) -> torch.Tensor:
+        return self._densities[0]
+
+    @property
+    def log_pz(self) -> torch.Tensor:
+        return self._densities[1]
 
     def log_w(self, x: torch.Tensor) -> torch.Tensor:
         """``log p(x, z) - log q(z|x)``, shape ``(*sample, batch)``."""

@@ -123,7 +123,7 @@ class LadderVAE(nn.Module):
             per_dims.append(layer_kl)
         kl_dims = None if top_per_dim is None else torch.cat(per_dims[::-1], dim=-1)
         means = tuple(q.loc for q in qs[::-1]) + (q_top.mean.expand_as(z_top),)
-        return Draw(z_top, self._decode_layers(zs), log_qz, log_pz, kl, kl_dims, means)
+        return Draw(z_top, self._decode_layers(zs), lambda: (log_qz, log_pz), kl, kl_dims, means)
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """p(x | z_L, and each lower layer at its conditional prior mean)."""

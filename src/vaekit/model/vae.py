@@ -56,14 +56,21 @@ class VAE(nn.Module):
         qz = self.encode(x)
         z = qz.rsample(() if n_samples is None else (n_samples,))
         pz = self.prior()
-        log_qz, log_pz = qz.log_prob(z), pz.log_prob(z)
         per_dim = kl_per_dim(qz, pz)
         if per_dim is None:
+            log_qz, log_pz = qz.log_prob(z), pz.log_prob(z)
             kl = log_qz - log_pz
+
+            def log_densities():
+                return log_qz, log_pz
         else:
             per_dim = per_dim.expand_as(z)
             kl = per_dim.sum(-1)
-        return Draw(z, self.decode(z), log_qz, log_pz, kl, per_dim, (qz.mean.expand_as(z),))
+
+            def log_densities():
+                return qz.log_prob(z), pz.log_prob(z)
+
+        return Draw(z, self.decode(z), log_densities, kl, per_dim, (qz.mean.expand_as(z),))
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
