@@ -244,7 +244,8 @@ class MixedColumns(Distribution):
         shape = torch.broadcast_shapes(value.shape, (*self.batch_shape, len(self.categories)))
         out = torch.zeros(shape, dtype=self.logits.dtype if not self.numeric else self.loc.dtype, device=value.device)
         if self.numeric:
-            out[..., self.numeric] = Normal(self.loc, self.scale, validate_args=False).log_prob(filled[..., self.numeric])
+            numeric = Normal(self.loc, self.scale, validate_args=False)
+            out[..., self.numeric] = numeric.log_prob(filled[..., self.numeric])
         for j, log_p in zip(self.categorical, self.log_softmax_per_column(), strict=True):
             index = filled[..., j].long().clamp(0, self.categories[j] - 1).expand(log_p.shape[:-1])
             out[..., j] = log_p.gather(-1, index.unsqueeze(-1)).squeeze(-1)

@@ -45,7 +45,9 @@ def common_noise(k: int, latent_dim: int, seed: int, *, dtype=torch.float32, dev
 
 
 @torch.no_grad()
-def weighted_draws(vae: nn.Module, x: torch.Tensor, eps: torch.Tensor, fill: torch.Tensor | None = None) -> WeightedDraws:
+def weighted_draws(
+    vae: nn.Module, x: torch.Tensor, eps: torch.Tensor, fill: torch.Tensor | None = None
+) -> WeightedDraws:
     """Draw z_i = mu + sigma * eps_i from q(z | x) and score p(x_obs | z_i), p(z_i), q(z_i | x).
 
     ``x`` is ``(B, *x_shape)`` with NaN for missing entries; the encoder sees ``fill`` where ``x`` is missing
