@@ -217,3 +217,20 @@ def fit_detector(
     if out is not None:
         detector.save(out)
     return detector, result
+
+
+def label_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """ROC-AUC and average precision of anomaly ``scores`` against ``labels`` (1 anomaly, 0 normal)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    labels = np.asarray(labels, dtype=np.float64).reshape(-1)
+    if len(labels) != len(scores):
+        raise DataError(f"{len(labels)} labels for {len(scores)} rows", "give one label per row")
+    if not np.isin(labels, (0.0, 1.0)).all():
+        raise DataError("labels must be 0 (normal) or 1 (anomaly)", "recode the labels")
+    if labels.min() == labels.max():
+        raise DataError("the labels hold only one class", "ROC-AUC needs both normal and anomalous rows")
+    return {
+        "roc_auc": float(roc_auc_score(labels, scores)),
+        "average_precision": float(average_precision_score(labels, scores)),
+    }

@@ -178,3 +178,65 @@ def format_table(columns: Sequence[Column], values: np.ndarray, lead: Sequence[t
     for i, row in enumerate(values):
         writer.writerow([vals[i] for _, vals in lead] + [format_cell(v, c) for v, c in zip(row, columns, strict=True)])
     return buffer.getvalue()
+
+
+def read_features(
+    path: str | os.PathLike, *, label_column: str | None = None, drop: Sequence[str] = ()
+) -> tuple[np.ndarray, list[str] | None, np.ndarray | None]:
+    """Numeric features from ``.csv`` (header row), ``.npy`` or ``.npz``: ``(x (N, ...), names, labels)``.
+
+    ``label_column`` (CSV) is taken out of the features and returned as labels; ``drop`` names other CSV columns
+    to leave out. An ``.npz`` with a ``y`` array gives its labels too. NaN, inf and text are errors.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        from vaekit.data.files import load_file
+
+        if path.suffix.lower() not in (".npy", ".npz"):
+            raise DataError(f"cannot read {path.name}", "use .csv (with a header row), .npy or .npz")
+        dataset = load_file(path)
+        labels = dataset.labels.get("train")
+        if label_column is not None or drop:
+            raise DataError("columns can be named only in a .csv file", "give labels as a file")
+        return dataset.splits["train"].numpy().astype(np.float64), None, None if labels is None else labels.numpy()
+    header, rows = read_rows(path)
+    for name in [*drop, *([label_column] if label_column else [])]:
+        if name not in header:
+            raise DataError(f"{path} has no column {name!r}", f"its columns are {', '.join(header)}")
+    keep = [j for j, h in enumerate(header) if h not in drop and h != label_column]
+    if not keep:
+        raise DataError(f"{path} has no feature columns left", "drop fewer columns")
+    columns = [Column(header[j], "numeric") for j in keep]
+    x = encode_rows(columns, [[r[j] for j in keep] for r in rows], str(path))
+    missing = np.isnan(x)
+    if missing.any():
+        i, j = np.argwhere(missing)[0]
+        raise DataError(f"{path} line {i + 2}, column {header[keep[j]]!r} is empty", "fill every cell")
+    labels = None
+    if label_column is not None:
+        at = header.index(label_column)
+        labels = encode_rows([Column(label_column, "numeric")], [[r[at]] for r in rows], str(path))
+        if np.isnan(labels).any():
+            raise DataError(f"{path}: the label column {label_column!r} has empty cells", "label every row")
+        labels = labels[:, 0]
+    return x, [header[j] for j in keep], labels
+
+
+def read_labels(path: str | os.PathLike) -> np.ndarray:
+    """Labels from a ``.npy`` file, or a ``.csv``/``.txt`` file with one number per line (a header line is fine)."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64).reshape(-1)
+        except (ValueError, OSError) as err:
+            raise DataError(f"cannot read labels from {path} ({err})", "give a .npy, .csv or .txt file") from None
+    try:
+        lines = [line.strip().split(",")[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read labels from {path} ({err})", "give a .npy, .csv or .txt file") from None
+    if lines and _as_number(lines[0]) is None:
+        lines = lines[1:]  # a header
+    values = [_as_number(v) for v in lines]
+    if not values or any(v is None for v in values):
+        raise DataError(f"{path} does not hold one number per line", "give 0 (normal) or 1 (anomaly) per row")
+    return np.asarray(values, dtype=np.float64)
