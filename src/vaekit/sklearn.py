@@ -46,6 +46,7 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
         contamination=0.1,
         latent_dim=None,
         hidden=(64, 64),
+        sigma=None,
         arch="mlp",
         likelihood="gaussian",
         image_shape=None,
@@ -63,6 +64,7 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
         self.contamination = contamination
         self.latent_dim = latent_dim
         self.hidden = hidden
+        self.sigma = sigma
         self.arch = arch
         self.likelihood = likelihood
         self.image_shape = image_shape
@@ -87,6 +89,7 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
             likelihood=self.likelihood,
             latent_dim=self.latent_dim,
             hidden=self.hidden,
+            sigma=self.sigma,
             image_shape=self.image_shape,
             standardize=self.standardize,
             epochs=self.epochs,

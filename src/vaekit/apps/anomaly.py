@@ -151,6 +151,7 @@ def fit_detector(
     likelihood: str = "gaussian",
     latent_dim: int | None = None,
     hidden: Sequence[int] | None = None,
+    sigma: float | None = None,
     image_shape: Sequence[int] | None = None,
     standardize: bool | None = None,
     epochs: int = 100,
@@ -189,7 +190,9 @@ def fit_detector(
     latent_dim = latent_dim or max(2, min(16, n_features // 2))
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        vae = build_vae(x_shape, arch=arch, likelihood=likelihood, latent_dim=latent_dim, hidden=hidden)
+        vae = build_vae(
+            x_shape, arch=arch, likelihood=likelihood, latent_dim=latent_dim, hidden=hidden, sigma=sigma
+        )
         result = fit(
             vae,
             torch.from_numpy(xt.astype(np.float32)).view(len(xt), *x_shape),

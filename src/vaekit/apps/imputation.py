@@ -89,12 +89,20 @@ def impute(
 
 @torch.no_grad()
 def sample_imputations(
-    vae: VAE, x: torch.Tensor, n: int, *, k: int = 1000, seed: int = 0, max_draws: int = 8192
+    vae: VAE,
+    x: torch.Tensor,
+    n: int,
+    *,
+    k: int = 1000,
+    seed: int = 0,
+    fill: torch.Tensor | None = None,
+    max_draws: int = 8192,
 ) -> torch.Tensor:
     """``n`` completions of each row, ``(n, N, *x_shape)``, by sampling importance resampling.
 
     For each row: draw z_1..z_k ~ q(z|x), pick n of them with probability w_i, and draw x_m ~ p(x_m | z) at each
-    pick; observed entries are kept. As k grows these are draws from p(x_m | x_o).
+    pick; observed entries are kept. As k grows these are draws from p(x_m | x_o). ``fill`` is as in
+    :func:`impute`.
     """
     if n < 1:
         raise VaekitError(f"cannot draw {n} imputations", "ask for at least 1")
@@ -107,7 +115,7 @@ def sample_imputations(
         torch.manual_seed(seed + 1)
         for rows in row_chunks(len(x), k, max_draws):
             xb = x[rows]
-            d = weighted_draws(vae, xb, eps)
+            d = weighted_draws(vae, xb, eps, None if fill is None else fill[rows])
             picks = torch.multinomial(torch.softmax(d.log_w, 0).T, n, replacement=True)  # (B, n)
             draws = d.px.sample().to(x.dtype)  # (k, B, *x_shape)
             batch = torch.arange(len(xb), device=x.device)
