@@ -384,8 +384,12 @@ def anomaly_fit(
     contamination: float = typer.Option(0.1, "--contamination", help="share of training rows flagged"),
     model: str = typer.Option(None, "--model", help="mlp | conv [default: mlp; conv for image data sets]"),
     likelihood: str = typer.Option(None, "--likelihood", help="gaussian | bernoulli [default: by data]"),
-    latent_dim: int = typer.Option(None, "--latent-dim", help="[default: features/2, between 2 and 16]"),
-    hidden: str = typer.Option(None, "--hidden", help="layer widths, e.g. 64,64 [default: 64,64; conv 32,64]"),
+    latent_dim: int = typer.Option(None, "--latent-dim", help="[default: features - 1, at most 4; images 16]"),
+    hidden: str = typer.Option(None, "--hidden", help="layer widths, e.g. 64,64 [default: 16; conv 32,64]"),
+    sigma: float = typer.Option(
+        None, "--sigma", help="Gaussian scale in standard deviations [default: 1 for tables]; 0 learns it"
+    ),
+    trim: float = typer.Option(0.2, "--trim", help="refit without this share of worst-explained training rows"),
     epochs: int = typer.Option(100, "--epochs"),
     batch_size: int = typer.Option(128, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr"),
@@ -401,15 +405,20 @@ def anomaly_fit(
     drop_columns = [c.strip() for c in drop.split(",") if c.strip()] if drop else []
     x, names, _, image_shape = _features(data, data_dir, "train", drop=drop_columns)
     images = image_shape is not None
-    widths = _parse_ints(hidden) or ((32, 64) if (model or ("conv" if images else "mlp")) == "conv" else (64, 64))
+    arch = model or ("conv" if images else "mlp")
+    widths = _parse_ints(hidden) or ((32, 64) if arch == "conv" else (16,))
+    if sigma is not None and sigma < 0:
+        raise VaekitError(f"--sigma must be positive (or 0 to learn it), got {sigma}")
     detector, result = fit_detector(
         x,
         score=score,
         contamination=contamination,
-        arch=model or ("conv" if images else "mlp"),
+        arch=arch,
         likelihood=likelihood or ("bernoulli" if images else "gaussian"),
-        latent_dim=latent_dim,
+        latent_dim=latent_dim or (16 if images else None),
         hidden=widths,
+        sigma=(None if images else 1.0) if sigma is None else (sigma or None),
+        trim=trim,
         image_shape=image_shape,
         epochs=epochs,
         batch_size=batch_size,

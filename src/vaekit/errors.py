@@ -25,3 +25,7 @@ class RunFolderError(VaekitError):
 
 class TrainingError(VaekitError):
     """Training cannot go on (for example, the loss keeps being non-finite)."""
+
+
+class OptionError(VaekitError, ValueError):
+    """An option has a value that cannot work (also a ``ValueError``, as scikit-learn expects)."""

@@ -26,7 +26,7 @@ import torch
 
 from vaekit.apps.fit import TrainResult, fit
 from vaekit.build import build_vae, load
-from vaekit.errors import DataError, RunFolderError, VaekitError
+from vaekit.errors import DataError, OptionError, RunFolderError
 from vaekit.evaluate.conditional import common_noise, row_chunks, weighted_draws
 from vaekit.model import VAE
 from vaekit.train.checkpoint import atomic_write_text
@@ -45,7 +45,7 @@ def anomaly_scores(
     :mod:`vaekit.evaluate.conditional`).
     """
     if score not in SCORES:
-        raise VaekitError(f"unknown anomaly score {score!r}", f"choose one of {', '.join(SCORES)}")
+        raise OptionError(f"unknown anomaly score {score!r}", f"choose one of {', '.join(SCORES)}")
     was_training = vae.training
     vae.eval()
     out = x.new_empty(len(x))
@@ -160,6 +160,7 @@ def fit_detector(
     patience: int | None = 10,
     val_fraction: float = 0.1,
     k: int = 100,
+    trim: float = 0.0,
     seed: int = 0,
     device: str = "cpu",
     columns: Sequence[str] | None = None,
@@ -169,13 +170,20 @@ def fit_detector(
 
     ``standardize`` (default: on for a Gaussian likelihood) centres and scales each feature on ``x``;
     ``image_shape`` (e.g. ``(1, 28, 28)``) reads each row as a flattened image (use ``arch="conv"``).
-    ``latent_dim`` defaults to ``max(2, min(16, features // 2))``. Training is repeatable for a ``seed`` and
-    leaves the global RNG as it was.
+    ``latent_dim`` defaults to ``max(1, min(4, features - 1))``. ``sigma`` fixes the Gaussian scale (in
+    standard deviations of standardised features); ``None`` learns one per feature.
+
+    ``trim`` makes training robust to the anomalies hiding in unlabelled training data (a trimmed likelihood):
+    after a first fit, the ``trim`` share of rows that score worst is set aside and a fresh model is fitted on
+    the rest (when at least 10 rows remain). The threshold is still set on all rows. Training is repeatable
+    for a ``seed`` and leaves the global RNG as it was.
     """
     if score not in SCORES:
-        raise VaekitError(f"unknown anomaly score {score!r}", f"choose one of {', '.join(SCORES)}")
+        raise OptionError(f"unknown anomaly score {score!r}", f"choose one of {', '.join(SCORES)}")
     if not 0.0 < contamination <= 0.5:
-        raise VaekitError(f"contamination must be in (0, 0.5], got {contamination}")
+        raise OptionError(f"contamination must be in (0, 0.5], got {contamination}")
+    if not 0.0 <= trim < 0.5:
+        raise OptionError(f"trim must be in [0, 0.5), got {trim}")
     x = np.asarray(x, dtype=np.float64)
     x = x.reshape(len(x), -1)
     if not np.isfinite(x).all():
@@ -187,34 +195,47 @@ def fit_detector(
     standardize = likelihood == "gaussian" if standardize is None else standardize
     center, scale = standardisation(x) if standardize else (None, None)
     xt = (x - center) / scale if standardize else x
-    latent_dim = latent_dim or max(2, min(16, n_features // 2))
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        vae = build_vae(
-            x_shape, arch=arch, likelihood=likelihood, latent_dim=latent_dim, hidden=hidden, sigma=sigma
-        )
-        result = fit(
-            vae,
-            torch.from_numpy(xt.astype(np.float32)).view(len(xt), *x_shape),
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            patience=patience,
-            val_fraction=val_fraction,
+    latent_dim = latent_dim or max(1, min(4, n_features - 1))
+
+    def train_on(rows: np.ndarray, folder: str | os.PathLike | None) -> TrainResult:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            vae = build_vae(
+                x_shape, arch=arch, likelihood=likelihood, latent_dim=latent_dim, hidden=hidden, sigma=sigma
+            )
+            return fit(
+                vae,
+                torch.from_numpy(rows.astype(np.float32)).view(len(rows), *x_shape),
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                patience=patience,
+                val_fraction=val_fraction,
+                seed=seed,
+                device=device,
+                out=folder,
+            )
+
+    def detector_for(result: TrainResult) -> Detector:
+        return Detector(
+            vae=result.vae,
+            score=score,
+            k=k,
             seed=seed,
-            device=device,
-            out=out,
+            contamination=contamination,
+            center=None if center is None else center.tolist(),
+            scale=None if scale is None else scale.tolist(),
+            columns=list(columns) if columns is not None else None,
+            extra={"trim": trim},
         )
-    detector = Detector(
-        vae=result.vae,
-        score=score,
-        k=k,
-        seed=seed,
-        contamination=contamination,
-        center=None if center is None else center.tolist(),
-        scale=None if scale is None else scale.tolist(),
-        columns=list(columns) if columns is not None else None,
-    )
+
+    result = train_on(xt, None if trim else out)
+    detector = detector_for(result)
+    if trim and round(len(x) * (1 - trim)) >= 10:
+        first = detector.scores(x, "the training data")
+        keep = first <= np.quantile(first, 1.0 - trim)
+        result = train_on(xt[keep], out)
+        detector = detector_for(result)
     train_scores = detector.scores(x, "the training data")
     detector.threshold = float(np.quantile(train_scores, 1.0 - contamination))
     if out is not None:

@@ -19,7 +19,7 @@ import torch
 from torch.distributions import Distribution
 
 from vaekit.distributions import MixedColumns
-from vaekit.errors import DataError, VaekitError
+from vaekit.errors import DataError, OptionError
 from vaekit.evaluate.conditional import common_noise, row_chunks, weighted_draws
 from vaekit.model import VAE
 
@@ -105,7 +105,7 @@ def sample_imputations(
     :func:`impute`.
     """
     if n < 1:
-        raise VaekitError(f"cannot draw {n} imputations", "ask for at least 1")
+        raise OptionError(f"cannot draw {n} imputations", "ask for at least 1")
     check_rows_observed(x)
     was_training = vae.training
     vae.eval()
@@ -129,7 +129,7 @@ def mask_images(x: torch.Tensor, mask: str, *, seed: int = 0) -> torch.Tensor:
     """Images ``(N, C, H, W)`` with pixels removed (NaN): ``"half"`` the bottom half, ``"random"`` half the pixels
     chosen at random per image."""
     if mask not in MASKS:
-        raise VaekitError(f"unknown mask {mask!r}", f"choose one of {', '.join(MASKS)}")
+        raise OptionError(f"unknown mask {mask!r}", f"choose one of {', '.join(MASKS)}")
     if x.dim() != 4:
         raise DataError(f"inpainting needs images (N, C, H, W), got shape {tuple(x.shape)}", "use an image data set")
     out = x.clone()
