@@ -476,10 +476,16 @@ def anomaly_score(
 
 @app.command()
 def impute(
-    data: Path = typer.Option(..., "--data", help=".csv with a header row; empty cells and NaN are missing"),
+    data: str = typer.Option(
+        ..., "--data", help=".csv with a header row (empty cells and NaN are missing), or a registered data set"
+    ),
     output: Path = typer.Option(..., "-o", "--output", help=".csv with the input's columns, missing cells filled"),
+    data_dir: Path = typer.Option(None, "--data-dir"),
     n_imputations: int = typer.Option(
         None, "--n-imputations", help="write M draws in long format (columns imputation, row, ...) [default: means]"
+    ),
+    remove: float = typer.Option(
+        None, "--remove", help="first hide this share of the observed cells at random and report the error on them"
     ),
     epochs: int = typer.Option(500, "--epochs"),
     k: int = typer.Option(1000, "--k", help="importance samples per row for the imputation"),
@@ -491,15 +497,19 @@ def impute(
     """Fill the missing cells of a table (numeric and text columns) with a VAE trained on it (MIWAE)."""
     import torch
 
-    from vaekit.apps.imputation import check_rows_observed
-    from vaekit.data.table import format_table, read_table
+    from vaekit.apps.imputation import check_rows_observed, remove_at_random
+    from vaekit.data.table import format_table, read_table, table_from_array
     from vaekit.sklearn import VAEImputer
 
     check_output(output, {".csv"})
     if n_imputations is not None and n_imputations < 1:
         raise VaekitError(f"--n-imputations must be at least 1, got {n_imputations}")
-    table = read_table(data)
-    check_rows_observed(torch.from_numpy(table.values), str(data))
+    if data in dataset_names():  # examples flattened into columns x0, x1, ...
+        table = table_from_array(load_dataset(data, data_dir).split("train").numpy())
+    else:
+        table = read_table(data)
+    values = table.values if remove is None else remove_at_random(table.values, remove, seed=seed)
+    check_rows_observed(torch.from_numpy(values), str(data))
     imputer = VAEImputer(
         latent_dim=latent_dim,
         hidden=tuple(_parse_ints(hidden) or (128, 128)),
@@ -508,22 +518,32 @@ def impute(
         epochs=epochs,
         random_state=seed,
         device=device,
-    ).fit(table.values)
+    ).fit(values)
     if n_imputations is None:
-        text = format_table(table.columns, imputer.transform(table.values))
+        filled = imputer.transform(values)
+        text = format_table(table.columns, filled)
     else:
-        draws = imputer.sample_imputations(table.values, n_imputations)
-        n = len(table.values)
+        draws = imputer.sample_imputations(values, n_imputations)
+        filled = draws.mean(0)
+        n = len(values)
         lead = [
             ("imputation", [m + 1 for m in range(n_imputations) for _ in range(n)]),
             ("row", list(range(n)) * n_imputations),
         ]
         text = format_table(table.columns, draws.reshape(-1, draws.shape[-1]), lead)
     atomic_write_text(output, text)
-    missing = int(np.isnan(table.values).sum())
-    typer.echo(
-        f"wrote {output}: {missing} missing cells of {table.values.size} filled ({len(imputer.history_)} epochs)"
-    )
+    missing = int(np.isnan(values).sum())
+    typer.echo(f"wrote {output}: {missing} missing cells of {values.size} filled ({len(imputer.history_)} epochs)")
+    if remove is not None:
+        hidden = np.isnan(values) & ~np.isnan(table.values)
+        numeric = hidden & np.array([c.kind == "numeric" for c in table.columns])
+        categorical = hidden & ~numeric
+        if numeric.any():
+            error = float((((filled - table.values) / imputer.scale_)[numeric] ** 2).mean())
+            typer.echo(f"{int(numeric.sum())} hidden numeric cells: mean squared error {error:.4f} (in variances)")
+        if categorical.any():
+            right = float((np.round(filled) == table.values)[categorical].mean())
+            typer.echo(f"{int(categorical.sum())} hidden categorical cells: {right:.1%} of levels right")
 
 
 @app.command()

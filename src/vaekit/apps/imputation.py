@@ -15,6 +15,7 @@ completion to sharpen the proposal q.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.distributions import Distribution
 
@@ -157,3 +158,18 @@ def inpaint(vae: VAE, x: torch.Tensor, *, k: int = 1000, seed: int = 0, rounds: 
     for _ in range(rounds):
         fill = vae.reconstruct(torch.where(missing, fill, x))
     return impute(vae, x, k=k, seed=seed, fill=fill)
+
+
+def remove_at_random(x: np.ndarray, fraction: float, *, seed: int = 0) -> np.ndarray:
+    """A copy of table ``x`` ``(N, D)`` with ``fraction`` of its observed entries set to NaN, completely at random
+    (seeded); a row that would lose every value keeps one. For measuring imputation on your own data."""
+    if not 0.0 < fraction < 1.0:
+        raise OptionError(f"the share of cells to remove must be in (0, 1), got {fraction}")
+    rng = np.random.default_rng(seed)
+    observed = ~np.isnan(x)
+    remove = observed & (rng.random(x.shape) < fraction)
+    for i in np.flatnonzero((observed & ~remove).sum(1) == 0):
+        remove[i, rng.choice(np.flatnonzero(observed[i]))] = False
+    out = x.copy()
+    out[remove] = np.nan
+    return out

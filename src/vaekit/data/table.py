@@ -240,3 +240,9 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
     if not values or any(v is None for v in values):
         raise DataError(f"{path} does not hold one number per line", "give 0 (normal) or 1 (anomaly) per row")
     return np.asarray(values, dtype=np.float64)
+
+
+def table_from_array(x: np.ndarray, prefix: str = "x") -> Table:
+    """A numeric table from an array ``(N, ...)``: each example flattened into columns ``x0, x1, ...``."""
+    values = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    return Table(tuple(Column(f"{prefix}{j}", "numeric") for j in range(values.shape[1])), values)
