@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vaekit.errors import VaekitError
 
 FORMAT_VERSION = 1
-DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64)}
+DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64), "melody": (256, 256)}
 
 
 class _Strict(BaseModel):
@@ -31,13 +31,13 @@ class DataConfig(_Strict):
 class ModelConfig(_Strict):
     """Architecture of the encoder, decoder and prior."""
 
-    arch: Literal["mlp", "conv"] = "mlp"
+    arch: Literal["mlp", "conv", "melody"] = "mlp"
     latent_dim: int = Field(16, ge=1, le=4096)
     hidden: tuple[int, ...] = Field(
         (400,), description="MLP widths, or conv channels per stride-2 layer; default by arch"
     )
     activation: Literal["silu", "relu", "elu", "tanh"] = "silu"
-    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    likelihood: Literal["bernoulli", "gaussian", "categorical"] = "bernoulli"
     sigma: float | None = Field(None, gt=0.0, description="fixed Gaussian scale; None learns it")
     prior: Literal["normal", "mog", "vamp"] = "normal"
     components: int | None = Field(
@@ -46,6 +46,10 @@ class ModelConfig(_Strict):
     ladder: tuple[int, ...] = Field(
         (), description="sizes of the stochastic layers below the top one (bottom first): a Ladder VAE"
     )
+    decoder: Literal["flat", "hierarchical", "unconditional"] = Field(
+        "flat", description="melody: one RNN over all steps, a conductor then one RNN per bar, or z ignored (an LM)"
+    )
+    cell: Literal["lstm", "gru"] = Field("lstm", description="melody: the recurrent cell of encoder and decoder")
 
     @model_validator(mode="before")
     @classmethod
@@ -54,6 +58,8 @@ class ModelConfig(_Strict):
             raw = {**raw, "hidden": DEFAULT_HIDDEN.get(raw.get("arch", "mlp"), (400,))}
         if isinstance(raw, dict) and isinstance(raw.get("hidden"), int):
             raw = {**raw, "hidden": (raw["hidden"],)}
+        if isinstance(raw, dict) and raw.get("arch") == "melody" and raw.get("likelihood") is None:
+            raw = {**raw, "likelihood": "categorical"}  # a melody is a sequence of tokens
         return raw
 
     @field_validator("ladder", mode="before")
@@ -72,6 +78,14 @@ class ModelConfig(_Strict):
     def _ladder_is_mlp(self) -> ModelConfig:
         if self.ladder and self.arch != "mlp":
             raise ValueError("ladder: the hierarchical model is built from MLPs; use arch mlp")
+        return self
+
+    @model_validator(mode="after")
+    def _tokens_are_categorical(self) -> ModelConfig:
+        if (self.arch == "melody") != (self.likelihood == "categorical"):
+            raise ValueError("likelihood: the melody model and the categorical likelihood go together")
+        if self.arch == "melody" and (self.ladder or self.prior == "vamp" or len(self.hidden) > 2):
+            raise ValueError("arch: the melody model takes hidden as ENCODER,DECODER widths, no ladder or vamp prior")
         return self
 
     @field_validator("hidden")
