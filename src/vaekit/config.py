@@ -26,6 +26,7 @@ class DataConfig(_Strict):
     name: str = Field("digits", description="registered data set name or a file/folder path")
     binarize: Literal["none", "dynamic"] = "none"
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="held out from train when no val split exists")
+    bars: int | None = Field(None, ge=1, le=64, description="bars (16 steps each) per melody window; default 2")
 
 
 class ModelConfig(_Strict):

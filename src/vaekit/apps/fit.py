@@ -26,6 +26,7 @@ from vaekit.apps.generation import (
     write_samples_picture,
 )
 from vaekit.apps.images import plot_losses
+from vaekit.apps.music import is_melody_model, write_melody_pictures
 from vaekit.build import build_vae, read_run_record, run_record
 from vaekit.config import DataConfig, RunConfig, merge, parse_run_config
 from vaekit.data.melody import as_token_rows
@@ -200,6 +201,10 @@ def write_pictures(
 ) -> None:
     """Write ``samples.png`` (prior draws), ``reconstructions.png`` (held-out inputs above outputs), ``loss.png``."""
     vae.eval()
+    if is_melody_model(vae):
+        write_melody_pictures(vae, folder, held_out, seed=seed)
+        plot_losses(history, folder / "loss.png")
+        return
     n = 64 if len(vae.x_shape) == 3 else 500
     write_samples_picture(sample(vae, n, seed=seed), folder / "samples.png", reference=held_out)
     if held_out is not None:
