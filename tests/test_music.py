@@ -31,6 +31,7 @@ music21 = pytest.importorskip("music21")
 
 from vaekit.apps.music import (  # noqa: E402
     interpolate_melodies,
+    interpolate_melody_files,
     reconstruct_melodies,
     reconstruct_tune,
     sample_melodies,
@@ -248,6 +249,10 @@ def test_a_tiny_model_overfits_a_few_tunes(tmp_path):
     assert (path[0] == reconstruct_melodies(vae, x[:1])[0]).all() and (
         path[-1] == reconstruct_melodies(vae, x[1:2])[0]
     ).all()
+    for i in (0, 1):
+        write_melodies(x[i].numpy()[None], tmp_path / f"{i}.mid")
+    rows = interpolate_melody_files(vae, tmp_path / "0.mid", tmp_path / "1.mid", 5, output=tmp_path / "morph.png")
+    assert (rows == path).all() and (tmp_path / "morph.png").is_file()
     # samples: seeded, at a temperature, and greedy
     s = sample_melodies(vae, 4, temperature=0.5, seed=0)
     assert s.shape == (4, 32) and (s == sample_melodies(vae, 4, temperature=0.5, seed=0)).all()

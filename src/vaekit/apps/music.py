@@ -189,6 +189,29 @@ def interpolate_melodies(
     return vae.decode(z).tokens(greedy=True).cpu().numpy()
 
 
+def interpolate_melody_files(
+    run_or_model: VAE | str | os.PathLike,
+    path_a: str | os.PathLike,
+    path_b: str | os.PathLike,
+    steps: int = 7,
+    *,
+    method: str = "slerp",
+    output: str | os.PathLike | None = None,
+) -> np.ndarray:
+    """:func:`interpolate_melodies` between the first window of two melody files; with ``output``, also write the
+    melodies there (``.mid``/``.wav``: one after the other; ``.png``: their piano rolls in one picture)."""
+    vae = _model(run_or_model)
+    if output is not None:
+        check_melody_output(output)
+    a, b = (read_melody(p, vae.x_shape[0]) for p in (path_a, path_b))
+    rows = interpolate_melodies(vae, a, b, steps, method=method)
+    if output is not None:
+        titles = [f"{Path(path_a).stem}" if i == 0 else f"{i / (steps - 1):.2f}" for i in range(steps)]
+        titles[-1] = Path(path_b).stem
+        write_melodies(rows, output, titles=titles)
+    return rows
+
+
 def read_melody(path: str | os.PathLike, n_steps: int | None = None) -> np.ndarray:
     """A melody file's tokens ``(steps,)``; with ``n_steps``, its first window of that many steps."""
     tokens = read_melody_tokens(path)
