@@ -8,17 +8,18 @@ For each window length and decoder it trains with ``vaekit.train`` (the same tra
 zero), then on held-out test tunes measures: -ELBO and the importance-sampled NLL (``vaekit evaluate``) in
 nats per step, KL in nats per window, active units, reconstruction accuracy teacher-forced and free-running
 (all steps, and note events only), and statistics of 512 prior samples (T = 1) beside those of the test
-windows. Writes ``benchmarks/results/<name>.json`` and a section of ``docs/benchmarks.md``. Runs stay in
-``runs/bench-melody-*`` for a look at their pictures.
+windows. Writes ``benchmarks/results/<name>.json`` (keeping rows of earlier invocations with the same name, so the
+benchmark can be run in parts) and a section of ``docs/benchmarks.md``. Runs stay in ``runs/bench-melody-*`` for a
+look at their pictures; ``--resume --epochs N`` continues them from their checkpoints.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,7 +37,9 @@ TARGETS = {
 
 def run_one(bars: int, decoder: str, args: argparse.Namespace) -> dict:
     out = ROOT / "runs" / f"bench-melody-{bars}-{decoder}"
-    shutil.rmtree(out, ignore_errors=True)
+    resume = args.resume and (out / vaekit.RunFolder.STATE).is_file()
+    if not resume:
+        shutil.rmtree(out, ignore_errors=True)
     vae_run = decoder != "unconditional"
     config = {
         "data": {"name": "essen", "bars": bars},
@@ -52,9 +55,11 @@ def run_one(bars: int, decoder: str, args: argparse.Namespace) -> dict:
             "device": "cpu",
         },
     }
-    t0 = time.perf_counter()
-    result = vaekit.train(config, out=out, data_dir=args.data_dir)
-    train_seconds = time.perf_counter() - t0
+    if resume:  # a run goes on from its checkpoint up to --epochs, its stored settings unchanged
+        result = vaekit.train({"train": {"epochs": args.epochs}}, out=out, data_dir=args.data_dir, resume=True)
+    else:
+        result = vaekit.train(config, out=out, data_dir=args.data_dir)
+    train_seconds = sum(r["epoch_seconds"] for r in result.history)
     ev = vaekit.evaluate_run(out, k=args.k, limit=args.test_limit, data_dir=args.data_dir, device="cpu")
     x = vaekit.load_dataset("essen", args.data_dir, bars=bars).split("test")[: args.test_limit]
     music = evaluate_melodies(out, x, n_samples=args.samples, seed=args.seed)
@@ -72,7 +77,7 @@ def run_one(bars: int, decoder: str, args: argparse.Namespace) -> dict:
         "epochs": result.summary["epochs_run"],
         "best_epoch": result.summary["best_epoch"],
         "stop": result.summary["stop_reason"],
-        "train_minutes": train_seconds / 60,
+        "train_minutes": train_seconds / 60,  # the sum of epoch times, over all sessions of a resumed run
         "n_test": ev.n_examples,
         "k": ev.k,
         "run": str(out.relative_to(ROOT)),
@@ -123,20 +128,26 @@ def main() -> int:
     p.add_argument("--data-dir", default=None, help="where the Essen cache lives [default: vaekit's data dir]")
     p.add_argument("--name", default="melody", help="results file benchmarks/results/<name>.json")
     p.add_argument("--section", default="Melodies: Essen folk songs (issue 7)")
+    p.add_argument("--resume", action="store_true", help="continue runs that have a checkpoint up to --epochs")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    rows = []
+    results = ROOT / "benchmarks" / "results" / f"{args.name}.json"
+    # rows of earlier invocations with the same --name stay (a long benchmark is run in parts); new rows replace
+    rows = json.loads(results.read_text()) if results.is_file() else []
+    command = shlex.join(["python", "benchmarks/melody.py", *sys.argv[1:]])
     for bars in args.bars:
         for decoder in args.decoders:
-            rows.append(run_one(bars, decoder, args))
-            print(json.dumps(rows[-1]), flush=True)
-    (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
-    (ROOT / "benchmarks" / "results" / f"{args.name}.json").write_text(json.dumps(rows, indent=2) + "\n")
-    command = "python benchmarks/melody.py " + " ".join(sys.argv[1:])
+            row = {**run_one(bars, decoder, args), "command": command}
+            rows = [r for r in rows if r["run"] != row["run"]] + [row]
+            print(json.dumps(row), flush=True)
+    rows.sort(key=lambda r: (r["bars"], r["run"]))
+    results.parent.mkdir(exist_ok=True)
+    results.write_text(json.dumps(rows, indent=2) + "\n")
+    commands = "; then ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in rows))
     targets = "; ".join(f"{b} bars: {TARGETS[b]}" for b in args.bars if b in TARGETS)
     update_docs(
         args.section,
-        f"""Command: `{command.strip()}`. Essen folk songs from music21 (windows of 16 sixteenths per bar at every
+        f"""Commands: {commands}. Essen folk songs from music21 (windows of 16 sixteenths per bar at every
 bar, split 80/10/10 by tune); melody VAE with a bidirectional {args.hidden[0]}-unit LSTM encoder, latent
 {args.latent_dim}, {args.hidden[1]}-unit LSTM decoder (flat, or a conductor and one decoder per bar), free bits
 {args.free_bits} nats per dimension, KL warm-up {args.kl_warmup} epochs, batch {args.batch_size}, Adam(W)
