@@ -273,7 +273,16 @@ def test_slerp_ends_and_norm():
 def test_tune_windows_pad_the_last_one_with_rest():
     tokens = notes_to_tokens(TUNE)  # 64 steps
     rows = tune_windows(tokens[:40], 32)
-    assert rows.shape == (2, 32) and tokens_to_notes(rows.reshape(-1)) == tokens_to_notes(tokens[:40])
+    expected = tokens[:40].copy()
+    expected[32] = pitch_token(67)  # the G from step 30 to 40 is struck again where the second window starts
+    assert (
+        rows.shape == (2, 32)
+        and (rows.reshape(-1)[:40] == expected).all()
+        and rows[1, 8] == NOTE_OFF
+        and (rows[1, 9:] == HOLD).all()
+    )
+    held = tune_windows(notes_to_tokens([Note(60, 0, 8), Note(62, 8, 40)]), 32)  # 62 is held over the boundary
+    assert tokens_to_notes(held.reshape(-1)) == [Note(60, 0, 8), Note(62, 8, 32), Note(62, 32, 40)]
     with pytest.raises(DataError, match="shorter than the model's window"):
         tune_windows(tokens[:20], 32)
 

@@ -33,6 +33,7 @@ from vaekit.data.melody import (
     Note,
     as_token_rows,
     tokens_to_notes,
+    windows,
 )
 from vaekit.data.midi import midi_bytes, read_melody_tokens
 from vaekit.data.registry import load_dataset
@@ -127,7 +128,11 @@ def reconstruct_melodies(
 
 
 def tune_windows(tokens: np.ndarray, n_steps: int, what: str = "the tune") -> np.ndarray:
-    """A whole tune cut into consecutive windows ``(ceil(len / n_steps), n_steps)``; the last padded with rest."""
+    """A whole tune cut into consecutive windows ``(ceil(len / n_steps), n_steps)``; the last padded with rest.
+
+    A note held across a window boundary is struck again at the start of the next window (each window is
+    encoded on its own).
+    """
     tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
     if len(tokens) < n_steps:
         raise DataError(
@@ -137,9 +142,10 @@ def tune_windows(tokens: np.ndarray, n_steps: int, what: str = "the tune") -> np
     n = math.ceil(len(tokens) / n_steps)
     padded = np.full(n * n_steps, HOLD, dtype=np.int64)
     padded[: len(tokens)] = tokens
-    if len(padded) > len(tokens) and tokens_to_notes(tokens) and tokens_to_notes(tokens)[-1].end == len(tokens):
+    notes = tokens_to_notes(tokens)
+    if len(padded) > len(tokens) and notes and notes[-1].end == len(tokens):
         padded[len(tokens)] = NOTE_OFF  # the tune's last note ends where the tune does
-    return padded.reshape(n, n_steps)
+    return windows(padded, n_steps, n_steps, drop_silent=False)
 
 
 def reconstruct_tune(run_or_model: VAE | str | os.PathLike, tokens: np.ndarray, **kwargs: Any) -> np.ndarray:

@@ -158,8 +158,9 @@ def octave_into_range(notes: Sequence[Note]) -> list[Note] | None:
     return [Note(n.pitch + shift, n.start, n.end) for n in notes]
 
 
-def windows(tokens: np.ndarray, n_steps: int, stride: int = STEPS_PER_BAR) -> np.ndarray:
-    """Windows ``(n, n_steps)`` of a tune's tokens starting every ``stride`` steps; windows without a note dropped.
+def windows(tokens: np.ndarray, n_steps: int, stride: int = STEPS_PER_BAR, *, drop_silent: bool = True) -> np.ndarray:
+    """Windows ``(n, n_steps)`` of a tune's tokens starting every ``stride`` steps; windows without a note dropped
+    (unless ``drop_silent=False``).
 
     A window that starts inside a note begins with that note re-struck, so every window reads on its own.
     The tune is cut, never padded: a tune shorter than one window gives none.
@@ -176,7 +177,7 @@ def windows(tokens: np.ndarray, n_steps: int, stride: int = STEPS_PER_BAR) -> np
         w = tokens[s : s + n_steps].copy()
         if w[0] == HOLD and state >= FIRST_PITCH_TOKEN:
             w[0] = state
-        if (w >= FIRST_PITCH_TOKEN).any():
+        if not drop_silent or (w >= FIRST_PITCH_TOKEN).any():
             out.append(w)
     return np.stack(out) if out else np.zeros((0, n_steps), dtype=np.int64)
 
