@@ -39,4 +39,6 @@ class Decoder(nn.Module):
     def forward(self, z: torch.Tensor) -> Distribution:
         lead = z.shape[:-1]
         params = self.trunk(z.reshape(-1, self.latent_dim))
-        return self.head(params.view(*lead, self.head.params_per_dim, *self.x_shape))
+        # a head may lay its parameters out its own way (a mixed table's logits per level), else P per dimension
+        shape = getattr(self.head, "param_shape", None) or (self.head.params_per_dim, *self.x_shape)
+        return self.head(params.view(*lead, *shape))

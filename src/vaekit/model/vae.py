@@ -82,7 +82,7 @@ class VAE(nn.Module):
         if init_decoder is not None:
             init_decoder(x)
         else:
-            self.decoder.init_output_bias(x.mean(0))
+            self.decoder.init_output_bias(x.nanmean(0))  # NaN marks a missing entry
         init_prior = getattr(self.prior, "init_from_data", None)
         if init_prior is not None:
             init_prior(x)
