@@ -143,7 +143,10 @@ def main() -> int:
     rows.sort(key=lambda r: (r["bars"], r["run"]))
     results.parent.mkdir(exist_ok=True)
     results.write_text(json.dumps(rows, indent=2) + "\n")
-    commands = "; then ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in rows))
+    # in the order they were run: fresh runs before the --resume invocations that continued them
+    commands = "; then ".join(
+        f"`{c}`" for c in sorted(dict.fromkeys(r["command"] for r in rows), key=lambda c: "--resume" in c)
+    )
     targets = "; ".join(f"{b} bars: {TARGETS[b]}" for b in args.bars if b in TARGETS)
     update_docs(
         args.section,
