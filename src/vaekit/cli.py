@@ -295,7 +295,9 @@ def _reconstruct_melodies(run: Path, data: str | None, data_dir: Path | None, sp
 def sample(
     run: Path = typer.Argument(..., help="run folder"),
     n: int = typer.Option(64, "-n", help="number of samples"),
-    temperature: float = typer.Option(1.0, "--temperature", "-t", help="prior scale T: z ~ N(0, T^2 I)"),
+    temperature: float = typer.Option(
+        1.0, "--temperature", "-t", help="prior scale T: z ~ N(0, T^2 I); melodies: softmax temperature"
+    ),
     seed: int = typer.Option(None, "--seed", help="seed for repeatable draws"),
     greedy: bool = typer.Option(False, "--greedy", help="melody: the most likely token at each step"),
     output: Path = typer.Option(..., "-o", "--output", help=".png grid or .npy array; melodies .mid/.wav/.png/folder"),
