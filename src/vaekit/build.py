@@ -16,6 +16,7 @@ from vaekit.config import FORMAT_VERSION, ModelConfig, RunConfig, parse_run_conf
 from vaekit.distributions import BernoulliHead, DiagonalGaussianHead, GaussianHead, MixedTableHead
 from vaekit.errors import RunFolderError, VaekitError
 from vaekit.model import VAE, Decoder, Encoder, LadderVAE, MixturePrior, StandardNormalPrior, VampPrior
+from vaekit.model.recurrent import Conductor, RecurrentDecoder, TokenSequenceTrunk
 from vaekit.nn import ACTIVATIONS, ConvDecoderTrunk, ConvEncoderTrunk, TableInput, mlp
 from vaekit.train.checkpoint import RunFolder
 
@@ -69,6 +70,44 @@ def build_ladder(cfg: ModelConfig, x_shape: tuple[int, ...]) -> LadderVAE:
     return LadderVAE(up, posterior, down, decoder, build_prior(cfg, x_shape), dims, config=config)
 
 
+MELODY_EMBED_DIM = 64
+
+
+def build_melody_vae(cfg: ModelConfig, x_shape: tuple[int, ...]) -> VAE:
+    """A sequence VAE over melody tokens (MusicVAE, arXiv:1803.05428): a bidirectional RNN encoder of width
+    ``hidden[0]`` per direction and an autoregressive decoder of width ``hidden[-1]`` (flat, hierarchical with a
+    conductor of the same width and one code per 16-step bar, or unconditional: a language model)."""
+    from vaekit.data.melody import N_TOKENS, STEPS_PER_BAR
+
+    if len(x_shape) != 1:
+        raise VaekitError(f"the melody model needs token rows (steps,), got examples of shape {x_shape}")
+    (n_steps,), d = x_shape, cfg.latent_dim
+    enc_width, dec_width = cfg.hidden[0], cfg.hidden[-1]
+    conductor = None
+    if cfg.decoder == "hierarchical":
+        if n_steps % STEPS_PER_BAR:
+            raise VaekitError(f"the hierarchical decoder needs whole bars, got {n_steps} steps", "use --bars")
+        conductor = Conductor(d, dec_width, n_steps // STEPS_PER_BAR, cfg.cell)
+    enc_head = DiagonalGaussianHead()
+    trunk = TokenSequenceTrunk(N_TOKENS, MELODY_EMBED_DIM, enc_width, enc_head.params_per_dim * d, cfg.cell)
+    decoder = RecurrentDecoder(
+        N_TOKENS,
+        n_steps,
+        d,
+        dec_width,
+        MELODY_EMBED_DIM,
+        cfg.cell,
+        conductor=conductor,
+        condition=cfg.decoder != "unconditional",
+    )
+    return VAE(
+        Encoder(trunk, enc_head, x_shape, d),
+        decoder,
+        build_prior(cfg, x_shape),
+        config={"x_shape": list(x_shape), "model": cfg.model_dump(mode="json")},
+    )
+
+
 def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overrides: Any) -> VAE | LadderVAE:
     """Build a VAE for examples of shape ``x_shape`` (``(D,)`` tables, ``(C, H, W)`` images).
 
@@ -81,6 +120,8 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
         raise VaekitError(f"invalid data shape {x_shape}")
     if cfg.ladder:
         return build_ladder(cfg, x_shape)
+    if cfg.arch == "melody":
+        return build_melody_vae(cfg, x_shape)
     hidden = cfg.hidden
     d = cfg.latent_dim
     enc_head = DiagonalGaussianHead()

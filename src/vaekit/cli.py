@@ -17,8 +17,19 @@ import typer
 
 import vaekit
 from vaekit.apps.generation import check_output, write_array, write_reconstruction_picture
+from vaekit.apps.music import (
+    check_melody_output,
+    evaluate_melody_run,
+    is_melody_run,
+    read_melody,
+    reconstruct_melodies,
+    reconstruct_tune,
+    sample_melodies,
+    write_melodies,
+)
 from vaekit.build import read_run_record
 from vaekit.config import merge
+from vaekit.data.midi import is_melody_path
 from vaekit.data.registry import dataset_names, load_dataset
 from vaekit.errors import VaekitError
 from vaekit.train.checkpoint import atomic_write_text
@@ -36,7 +47,10 @@ app = typer.Typer(
     help="Variational autoencoders: train, evaluate, sample, reconstruct, encode.",
 )
 
-DATA_HELP = "registered data set (" + ", ".join(dataset_names()) + ") or a .npy/.npz/.csv file or image folder"
+DATA_HELP = (
+    "registered data set (" + ", ".join(dataset_names()) + ") or a .npy/.npz/.csv file, image folder, "
+    ".mid/.abc/MusicXML file or folder of them"
+)
 
 
 def _parse_ints(text: str | None, flag: str = "--hidden") -> list[int] | None:
@@ -128,7 +142,7 @@ def train(
     data_dir: Path = typer.Option(
         None, "--data-dir", help="data folder [default: $VAEKIT_DATA_DIR, else the user cache]"
     ),
-    model: str = typer.Option(None, "--model", help="mlp | conv [default: mlp]"),
+    model: str = typer.Option(None, "--model", help="mlp | conv | melody [default: mlp; melody for melodies]"),
     latent_dim: int = typer.Option(None, "--latent-dim", help="latent dimensions [default: 16]"),
     hidden: str = typer.Option(None, "--hidden", help="MLP widths or conv channels, e.g. 400 or 512,256"),
     likelihood: str = typer.Option(None, "--likelihood", help="bernoulli | gaussian [default: bernoulli]"),
@@ -142,6 +156,9 @@ def train(
     prior: str = typer.Option(None, "--prior", help="normal | mog | vamp (VampPrior) [default: normal]"),
     components: int = typer.Option(None, "--components", help="mixture components of the prior [mog 10, vamp 500]"),
     ladder: str = typer.Option(None, "--ladder", help="sizes of stochastic layers below the top one: a Ladder VAE"),
+    bars: int = typer.Option(None, "--bars", help="melody: bars of 16 sixteenths per window [default: 2]"),
+    decoder: str = typer.Option(None, "--decoder", help="melody: flat | hierarchical | unconditional [flat]"),
+    cell: str = typer.Option(None, "--cell", help="melody: lstm | gru [default: lstm]"),
     epochs: int = typer.Option(None, "--epochs", help="maximum epochs [default: 100]"),
     batch_size: int = typer.Option(None, "--batch-size", help="[default: 128]"),
     lr: float = typer.Option(None, "--lr", help="AdamW learning rate [default: 1e-3]"),
@@ -173,8 +190,10 @@ def train(
     _setup_logging(quiet, callbacks[0].console if callbacks else None)
     flags = _drop_none(
         {
-            "data": {"name": data, "binarize": binarize, "val_fraction": val_fraction},
+            "data": {"name": data, "binarize": binarize, "val_fraction": val_fraction, "bars": bars},
             "model": {
+                "decoder": decoder,
+                "cell": cell,
                 "arch": model,
                 "latent_dim": latent_dim,
                 "hidden": _parse_ints(hidden),
@@ -248,21 +267,45 @@ def _print_summary(result: Any, quiet: bool) -> None:
 
 
 def _run_data(run: Path, data: str | None, data_dir: Path | None, split: str):
-    if data is None:
-        config, _ = read_run_record(run)
-        data = config.data.name
-    return load_dataset(data, data_dir).split(split)
+    config, _ = read_run_record(run)
+    return load_dataset(data or config.data.name, data_dir, bars=config.data.bars).split(split)
+
+
+def _write_melodies(rows: Any, output: Path, **kwargs: Any) -> None:
+    if output.suffix.lower() == ".npy":
+        write_array(rows, output)
+    else:
+        check_melody_output(output)
+        write_melodies(rows, output, **kwargs)
+    typer.echo(f"wrote {output}")
+
+
+def _reconstruct_melodies(run: Path, data: str | None, data_dir: Path | None, split: str, n: int | None, output: Path):
+    """A melody file is reconstructed whole, window after window; data set windows one after the other."""
+    if output.suffix.lower() != ".npy":
+        check_melody_output(output)
+    if data is not None and is_melody_path(data) and Path(data).is_file():
+        x = read_melody(data)
+        return _write_melodies(reconstruct_tune(run, x)[None], output, reference=x[None])
+    x = _run_data(run, data, data_dir, split)[: n or 8]
+    _write_melodies(reconstruct_melodies(run, x), output, reference=x.numpy())
 
 
 @app.command()
 def sample(
     run: Path = typer.Argument(..., help="run folder"),
     n: int = typer.Option(64, "-n", help="number of samples"),
-    temperature: float = typer.Option(1.0, "--temperature", "-t", help="prior scale T: z ~ N(0, T^2 I)"),
+    temperature: float = typer.Option(
+        1.0, "--temperature", "-t", help="prior scale T: z ~ N(0, T^2 I); melodies: softmax temperature"
+    ),
     seed: int = typer.Option(None, "--seed", help="seed for repeatable draws"),
-    output: Path = typer.Option(..., "-o", "--output", help=".png grid or .npy array"),
+    greedy: bool = typer.Option(False, "--greedy", help="melody: the most likely token at each step"),
+    output: Path = typer.Option(..., "-o", "--output", help=".png grid or .npy array; melodies .mid/.wav/.png/folder"),
 ) -> None:
-    """Draw new examples from the prior and decode them."""
+    """Draw new examples from the prior and decode them (melodies: at softmax temperature T)."""
+    if is_melody_run(run):
+        rows = sample_melodies(run, n, temperature=temperature, greedy=greedy, seed=seed)
+        return _write_melodies(rows, output)
     check_output(output, {".png", ".npy"})
     vae = vaekit.load(run)
     write_array(vaekit.sample(vae, n, temperature=temperature, seed=seed), output)
@@ -278,7 +321,9 @@ def reconstruct(
     n: int = typer.Option(None, "-n", help="number of examples [default: 32 for .png, all for .npy]"),
     output: Path = typer.Option(..., "-o", "--output", help=".png (inputs above reconstructions) or .npy"),
 ) -> None:
-    """Reconstruct inputs through the latent space: E[x | z = E[z|x]]."""
+    """Reconstruct inputs through the latent space: E[x | z = E[z|x]] (melodies: a greedy decoding from it)."""
+    if is_melody_run(run):
+        return _reconstruct_melodies(run, data, data_dir, split, n, output)
     check_output(output, {".png", ".npy"})
     vae = vaekit.load(run)
     x = _run_data(run, data, data_dir, split)
@@ -330,6 +375,9 @@ def evaluate(
         run, data=data, split=split, k=k, seed=seed, limit=limit, data_dir=data_dir, device=device
     )
     figures = result.to_dict()
+    melody = is_melody_run(run)
+    if melody:
+        figures.update(evaluate_melody_run(run, data=data, split=split, limit=limit, seed=seed, data_dir=data_dir))
     if json_out is not None:
         atomic_write_text(json_out, json.dumps(figures, indent=2) + "\n")
     from rich.console import Console
@@ -349,9 +397,23 @@ def evaluate(
         top = sorted(result.kl_per_dim, reverse=True)[:8]
         table.add_row("KL per dimension (largest)", " ".join(f"{v:.2f}" for v in top))
     table.add_row("seconds", f"{result.seconds:.1f}")
+    if melody:
+        _melody_rows(table, figures)
     Console().print(table)
     if json_out is not None:
         typer.echo(f"wrote {json_out}")
+
+
+def _melody_rows(table: Any, f: dict[str, Any]) -> None:
+    table.add_row("accuracy, teacher-forced", f"{f['accuracy/teacher_forced']:.3f}")
+    table.add_row("accuracy, free-running", f"{f['accuracy/free_running']:.3f}")
+    table.add_row(
+        "  on note events (teacher-forced / free)",
+        f"{f['accuracy/teacher_forced_events']:.3f} / {f['accuracy/free_running_events']:.3f}",
+    )
+    table.add_row("pitch-class distance (samples vs data)", f"{f['pitch_class_distance']:.3f}")
+    for key in ("in_key", "notes_per_bar", "pitch_range", "silent"):
+        table.add_row(f"{key} (samples / data)", f"{f['samples/' + key]:.3f} / {f['data/' + key]:.3f}")
 
 
 anomaly_app = typer.Typer(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vaekit.errors import VaekitError
 
 FORMAT_VERSION = 1
-DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64)}
+DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64), "melody": (256, 256)}
 
 
 class _Strict(BaseModel):
@@ -26,18 +26,19 @@ class DataConfig(_Strict):
     name: str = Field("digits", description="registered data set name or a file/folder path")
     binarize: Literal["none", "dynamic"] = "none"
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="held out from train when no val split exists")
+    bars: int | None = Field(None, ge=1, le=64, description="bars (16 steps each) per melody window; default 2")
 
 
 class ModelConfig(_Strict):
     """Architecture of the encoder, decoder and prior."""
 
-    arch: Literal["mlp", "conv"] = "mlp"
+    arch: Literal["mlp", "conv", "melody"] = "mlp"
     latent_dim: int = Field(16, ge=1, le=4096)
     hidden: tuple[int, ...] = Field(
         (400,), description="MLP widths, or conv channels per stride-2 layer; default by arch"
     )
     activation: Literal["silu", "relu", "elu", "tanh"] = "silu"
-    likelihood: Literal["bernoulli", "gaussian", "mixed"] = "bernoulli"
+    likelihood: Literal["bernoulli", "gaussian", "mixed", "categorical"] = "bernoulli"
     sigma: float | None = Field(None, gt=0.0, description="fixed Gaussian scale; None learns it")
     prior: Literal["normal", "mog", "vamp"] = "normal"
     components: int | None = Field(
@@ -50,6 +51,10 @@ class ModelConfig(_Strict):
         (), description="mixed likelihood: per column, 0 if numeric, else its number of levels (>= 2)"
     )
     missing: bool = Field(False, description="NaN entries are missing: the encoder sees 0, the likelihood skips them")
+    decoder: Literal["flat", "hierarchical", "unconditional"] = Field(
+        "flat", description="melody: one RNN over all steps, a conductor then one RNN per bar, or z ignored (an LM)"
+    )
+    cell: Literal["lstm", "gru"] = Field("lstm", description="melody: the recurrent cell of encoder and decoder")
 
     @model_validator(mode="before")
     @classmethod
@@ -58,6 +63,8 @@ class ModelConfig(_Strict):
             raw = {**raw, "hidden": DEFAULT_HIDDEN.get(raw.get("arch", "mlp"), (400,))}
         if isinstance(raw, dict) and isinstance(raw.get("hidden"), int):
             raw = {**raw, "hidden": (raw["hidden"],)}
+        if isinstance(raw, dict) and raw.get("arch") == "melody" and raw.get("likelihood") is None:
+            raw = {**raw, "likelihood": "categorical"}  # a melody is a sequence of tokens
         return raw
 
     @field_validator("ladder", mode="before")
@@ -86,6 +93,14 @@ class ModelConfig(_Strict):
             raise ValueError("categories: 0 for a numeric column, else 2 or more levels")
         if (self.likelihood == "mixed" or self.missing) and (self.arch != "mlp" or self.ladder or self.prior == "vamp"):
             raise ValueError("mixed and missing data need arch mlp, no ladder and a normal or mog prior")
+        return self
+
+    @model_validator(mode="after")
+    def _tokens_are_categorical(self) -> ModelConfig:
+        if (self.arch == "melody") != (self.likelihood == "categorical"):
+            raise ValueError("likelihood: the melody model and the categorical likelihood go together")
+        if self.arch == "melody" and (self.ladder or self.prior == "vamp" or len(self.hidden) > 2):
+            raise ValueError("arch: the melody model takes hidden as ENCODER,DECODER widths, no ladder or vamp prior")
         return self
 
     @field_validator("hidden")

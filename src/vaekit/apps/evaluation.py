@@ -38,7 +38,7 @@ def evaluate_run(
         raise VaekitError(f"--limit must be at least 2, got {limit}")
     config, _ = read_run_record(run)
     vae = load(run, device=resolve_device(device))
-    x = load_dataset(data or config.data.name, data_dir).split(split)
+    x = load_dataset(data or config.data.name, data_dir, bars=config.data.bars).split(split)
     if limit is not None:
         x = x[:limit]
     check_data_fits(vae, x, f"the {split} data")

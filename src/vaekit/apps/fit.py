@@ -26,8 +26,10 @@ from vaekit.apps.generation import (
     write_samples_picture,
 )
 from vaekit.apps.images import plot_losses
+from vaekit.apps.music import is_melody_model, write_melody_pictures
 from vaekit.build import build_vae, read_run_record, run_record
 from vaekit.config import DataConfig, RunConfig, merge, parse_run_config
+from vaekit.data.melody import as_token_rows
 from vaekit.data.registry import load_dataset, preset
 from vaekit.errors import DataError, RunFolderError, VaekitError
 from vaekit.model import VAE, LadderVAE
@@ -72,6 +74,8 @@ def check_data_fits(vae: VAE, x: torch.Tensor, what: str) -> None:
             f"{what} has values in [{float(x.min()):.3g}, {float(x.max()):.3g}], a Bernoulli likelihood needs [0, 1]",
             "use --likelihood gaussian, or scale the data",
         )
+    if likelihood == "categorical":
+        as_token_rows(x.detach().cpu().numpy(), what)
 
 
 _SPLIT_SEED_OFFSET = {"val": 2, "test": 3}
@@ -198,6 +202,10 @@ def write_pictures(
 ) -> None:
     """Write ``samples.png`` (prior draws), ``reconstructions.png`` (held-out inputs above outputs), ``loss.png``."""
     vae.eval()
+    if is_melody_model(vae):
+        write_melody_pictures(vae, folder, held_out, seed=seed)
+        plot_losses(history, folder / "loss.png")
+        return
     n = 64 if len(vae.x_shape) == 3 else 500
     write_samples_picture(sample(vae, n, seed=seed), folder / "samples.png", reference=held_out)
     if held_out is not None:
@@ -243,7 +251,7 @@ def train(
         raw = config or {}
         name = raw.get("data", {}).get("name", DataConfig().name)
         config = parse_run_config(merge(preset(name), raw))
-    dataset = load_dataset(config.data.name, data_dir)
+    dataset = load_dataset(config.data.name, data_dir, bars=config.data.bars)
     splits = _splits_for(dataset.splits, config.data, config.train.seed)
     torch.manual_seed(config.train.seed)  # the initial weights are part of a repeatable run
     vae = build_vae(dataset.x_shape, config.model)

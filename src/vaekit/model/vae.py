@@ -74,8 +74,15 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
-        """Data-dependent initialisation before training: the decoder's output bias, the prior if it has one."""
-        self.decoder.init_output_bias(x.nanmean(0))  # NaN marks a missing entry
+        """Data-dependent initialisation before training: the decoder's output bias, the prior if it has one.
+
+        A decoder with its own ``init_from_data(x)`` (token frequencies need the data, not its mean) uses it.
+        """
+        init_decoder = getattr(self.decoder, "init_from_data", None)
+        if init_decoder is not None:
+            init_decoder(x)
+        else:
+            self.decoder.init_output_bias(x.nanmean(0))  # NaN marks a missing entry
         init_prior = getattr(self.prior, "init_from_data", None)
         if init_prior is not None:
             init_prior(x)

@@ -1,0 +1,398 @@
+"""Melodies in and out: sample, reconstruct, interpolate and evaluate a sequence VAE; write .mid, .png, .wav.
+
+Every function takes a model (or a run folder) and token rows ``(N, steps)`` (see :mod:`vaekit.data.melody`)
+and returns int64 token rows; :func:`write_melodies` renders rows to a MIDI file (one after the other, a bar of
+rest between), a piano-roll picture, a WAV file, or a folder with one MIDI file per melody::
+
+    vae = vaekit.load("runs/essen")
+    write_melodies(sample_melodies(vae, 8, temperature=0.5, seed=0), "melodies.mid")
+    a, b = read_melody_tokens("a.mid"), read_melody_tokens("b.mid")
+    write_melodies(interpolate_melodies(vae, a[:32], b[:32], steps=7), "morph.png")
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaekit.build import load, read_run_record
+from vaekit.data.melody import (
+    HOLD,
+    MAX_PITCH,
+    MIN_PITCH,
+    NOTE_OFF,
+    STEPS_PER_BAR,
+    Note,
+    as_token_rows,
+    tokens_to_notes,
+    windows,
+)
+from vaekit.data.midi import midi_bytes, read_melody_tokens
+from vaekit.data.registry import load_dataset
+from vaekit.errors import DataError, VaekitError
+from vaekit.evaluate.music import melody_statistics, pitch_class_distance, reconstruction_accuracy
+from vaekit.model.recurrent import RecurrentDecoder
+from vaekit.model.vae import VAE
+from vaekit.train.checkpoint import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+MELODY_OUTPUTS = {".mid", ".midi", ".png", ".wav"}
+SAMPLE_RATE = 22050
+
+
+def is_melody_model(vae: Any) -> bool:
+    """Whether ``vae`` decodes token sequences (an autoregressive categorical decoder)."""
+    return isinstance(getattr(vae, "decoder", None), RecurrentDecoder)
+
+
+def is_melody_run(run: str | os.PathLike) -> bool:
+    """Whether a run folder holds a model of melody tokens (its likelihood is categorical)."""
+    config, _ = read_run_record(run)
+    return config.model.likelihood == "categorical"
+
+
+def _model(run_or_model: VAE | str | os.PathLike) -> VAE:
+    vae = run_or_model if isinstance(run_or_model, torch.nn.Module) else load(run_or_model)
+    if not is_melody_model(vae):
+        raise VaekitError("this model does not decode melodies", "train one with --data essen or --model melody")
+    return vae.eval()
+
+
+def _generator(seed: int | None, device: torch.device) -> torch.Generator | None:
+    return None if seed is None else torch.Generator(device=device).manual_seed(seed)
+
+
+def _device(vae: VAE) -> torch.device:
+    return next(vae.parameters()).device
+
+
+def _rows(vae: VAE, x: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
+    rows = as_token_rows(x.cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x), what)
+    if rows.shape[1:] != vae.x_shape:
+        steps = vae.x_shape[0]
+        raise DataError(
+            f"{what} has {rows.shape[1]} steps, the model reads {steps} ({steps // STEPS_PER_BAR} bars)",
+            "cut the melody to the model's window",
+        )
+    return torch.from_numpy(rows).to(_device(vae))
+
+
+@torch.no_grad()
+def sample_melodies(
+    run_or_model: VAE | str | os.PathLike,
+    n: int,
+    *,
+    temperature: float = 1.0,
+    greedy: bool = False,
+    seed: int | None = None,
+) -> np.ndarray:
+    """``n`` new melodies ``(n, steps)``: z ~ p(z), then x_t ~ softmax(logits_t / T) step by step (or the most
+    likely token with ``greedy``). T < 1 makes the decoder surer, T > 1 more adventurous (MusicVAE's knob)."""
+    if n < 1:
+        raise VaekitError(f"cannot draw {n} samples", "ask for at least 1")
+    if temperature <= 0:
+        raise VaekitError(f"temperature must be positive, got {temperature}")
+    vae = _model(run_or_model)
+    g = _generator(seed, _device(vae))
+    z = vae.prior.sample(n, generator=g)
+    return vae.decode(z).tokens(temperature=temperature, greedy=greedy, generator=g).cpu().numpy()
+
+
+@torch.no_grad()
+def reconstruct_melodies(
+    run_or_model: VAE | str | os.PathLike,
+    x: np.ndarray | torch.Tensor,
+    *,
+    greedy: bool = True,
+    temperature: float = 1.0,
+    seed: int | None = None,
+) -> np.ndarray:
+    """Windows ``(N, steps)`` through the latent space: z = E[z|x], decoded greedily (or sampled at T)."""
+    vae = _model(run_or_model)
+    rows = _rows(vae, x, "the melodies")
+    g = _generator(seed, _device(vae))
+    out = [
+        vae.decode(vae.encode(chunk).mean).tokens(greedy=greedy, temperature=temperature, generator=g)
+        for chunk in rows.split(512)
+    ]
+    return torch.cat(out).cpu().numpy()
+
+
+def tune_windows(tokens: np.ndarray, n_steps: int, what: str = "the tune") -> np.ndarray:
+    """A whole tune cut into consecutive windows ``(ceil(len / n_steps), n_steps)``; the last padded with rest.
+
+    A note held across a window boundary is struck again at the start of the next window (each window is
+    encoded on its own).
+    """
+    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+    if len(tokens) < n_steps:
+        raise DataError(
+            f"{what} is {len(tokens)} steps long, shorter than the model's window of {n_steps} steps",
+            "give a longer tune, or a model trained with fewer --bars",
+        )
+    n = math.ceil(len(tokens) / n_steps)
+    padded = np.full(n * n_steps, HOLD, dtype=np.int64)
+    padded[: len(tokens)] = tokens
+    notes = tokens_to_notes(tokens)
+    if len(padded) > len(tokens) and notes and notes[-1].end == len(tokens):
+        padded[len(tokens)] = NOTE_OFF  # the tune's last note ends where the tune does
+    return windows(padded, n_steps, n_steps, drop_silent=False)
+
+
+def reconstruct_tune(run_or_model: VAE | str | os.PathLike, tokens: np.ndarray, **kwargs: Any) -> np.ndarray:
+    """A whole tune ``(steps,)`` reconstructed window by window, cut back to its length."""
+    vae = _model(run_or_model)
+    rows = tune_windows(tokens, vae.x_shape[0])
+    return reconstruct_melodies(vae, rows, **kwargs).reshape(-1)[: len(tokens)]
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between codes ``a`` and ``b`` ``(d,)`` at fractions ``t`` ``(n,)``: ``(n, d)``.
+
+    Under a Gaussian prior it keeps the norm typical along the way (White 2016, arXiv:1609.04468), as MusicVAE
+    does; it falls back to the straight line when the two codes are (anti)parallel.
+    """
+    cos = torch.dot(a, b) / (a.norm() * b.norm()).clamp(min=1e-12)
+    omega = torch.arccos(cos.clamp(-1, 1))
+    t = t[:, None]
+    if omega.abs() < 1e-4 or (math.pi - omega).abs() < 1e-4:
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+@torch.no_grad()
+def interpolate_melodies(
+    run_or_model: VAE | str | os.PathLike,
+    melody_a: np.ndarray | torch.Tensor,
+    melody_b: np.ndarray | torch.Tensor,
+    steps: int = 7,
+    *,
+    method: str = "slerp",
+) -> np.ndarray:
+    """``steps`` melodies ``(steps, window)`` from ``melody_a`` to ``melody_b`` (both ends included).
+
+    Each melody is one window ``(window,)``; its code is the posterior mean E[z|x]; codes in between follow
+    ``slerp`` (default) or ``lerp``, and each is decoded greedily, so the ends are the two reconstructions.
+    """
+    if steps < 2:
+        raise VaekitError(f"--steps must be at least 2 (the two ends), got {steps}")
+    if method not in ("slerp", "lerp"):
+        raise VaekitError(f"unknown interpolation {method!r}", "use slerp or lerp")
+    vae = _model(run_or_model)
+    rows = _rows(vae, np.stack([np.asarray(melody_a).reshape(-1), np.asarray(melody_b).reshape(-1)]), "the melodies")
+    za, zb = vae.encode(rows).mean
+    t = torch.linspace(0, 1, steps, device=za.device)
+    z = slerp(za, zb, t) if method == "slerp" else (1 - t[:, None]) * za + t[:, None] * zb
+    return vae.decode(z).tokens(greedy=True).cpu().numpy()
+
+
+def interpolate_melody_files(
+    run_or_model: VAE | str | os.PathLike,
+    path_a: str | os.PathLike,
+    path_b: str | os.PathLike,
+    steps: int = 7,
+    *,
+    method: str = "slerp",
+    output: str | os.PathLike | None = None,
+) -> np.ndarray:
+    """:func:`interpolate_melodies` between the first window of two melody files; with ``output``, also write the
+    melodies there (``.mid``/``.wav``: one after the other; ``.png``: their piano rolls in one picture)."""
+    vae = _model(run_or_model)
+    if output is not None:
+        check_melody_output(output)
+    a, b = (read_melody(p, vae.x_shape[0]) for p in (path_a, path_b))
+    rows = interpolate_melodies(vae, a, b, steps, method=method)
+    if output is not None:
+        titles = [f"{Path(path_a).stem}" if i == 0 else f"{i / (steps - 1):.2f}" for i in range(steps)]
+        titles[-1] = Path(path_b).stem
+        write_melodies(rows, output, titles=titles)
+    return rows
+
+
+def read_melody(path: str | os.PathLike, n_steps: int | None = None) -> np.ndarray:
+    """A melody file's tokens ``(steps,)``; with ``n_steps``, its first window of that many steps."""
+    tokens = read_melody_tokens(path)
+    return tokens if n_steps is None else tune_windows(tokens, n_steps, str(path))[0]
+
+
+# figures ----------------------------------------------------------------------------------------------------
+def evaluate_melodies(
+    run_or_model: VAE | str | os.PathLike,
+    x: np.ndarray | torch.Tensor,
+    *,
+    n_samples: int = 512,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Reconstruction accuracy on held-out windows ``x`` and statistics of ``n_samples`` prior samples beside
+    those of ``x``: ``accuracy/teacher_forced``, ``accuracy/free_running``, ``samples/<stat>``, ``data/<stat>``
+    (see :class:`~vaekit.evaluate.music.MelodyStatistics`) and ``pitch_class_distance`` (total variation)."""
+    vae = _model(run_or_model)
+    rows = _rows(vae, x, "the held-out melodies")
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        accuracy = reconstruction_accuracy(vae, rows)
+    samples = sample_melodies(vae, n_samples, temperature=temperature, seed=seed)
+    s, d = melody_statistics(samples), melody_statistics(rows)
+    out: dict[str, Any] = {f"accuracy/{k}": v for k, v in accuracy.items()}
+    for prefix, stats in (("samples", s), ("data", d)):
+        out.update({f"{prefix}/{k}": v for k, v in stats.to_dict().items() if k != "pitch_classes"})
+    out["pitch_class_distance"] = pitch_class_distance(s, d)
+    return out
+
+
+def evaluate_melody_run(
+    run: str | os.PathLike,
+    *,
+    data: str | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    n_samples: int = 512,
+    seed: int = 0,
+    data_dir: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """:func:`evaluate_melodies` on ``split`` of ``data`` (default: the run's data), as ``vaekit evaluate`` shows."""
+    config, _ = read_run_record(run)
+    x = load_dataset(data or config.data.name, data_dir, bars=config.data.bars).split(split)
+    return evaluate_melodies(run, x[:limit] if limit else x, n_samples=n_samples, seed=seed)
+
+
+# writing ----------------------------------------------------------------------------------------------------
+def melody_notes(rows: np.ndarray, gap_bars: int = 1) -> list[Note]:
+    """The notes of token rows played one after the other, ``gap_bars`` bars of rest between."""
+    rows = np.atleast_2d(np.asarray(rows))
+    stride = rows.shape[1] + gap_bars * STEPS_PER_BAR
+    return [
+        Note(n.pitch, n.start + i * stride, n.end + i * stride) for i, r in enumerate(rows) for n in tokens_to_notes(r)
+    ]
+
+
+def check_melody_output(path: str | os.PathLike) -> Path:
+    """Refuse an output we cannot write before any work: a melody suffix, or a folder (created if missing)."""
+    path = Path(path)
+    if path.suffix == "" or path.is_dir():
+        return path
+    if path.suffix.lower() not in MELODY_OUTPUTS:
+        raise VaekitError(
+            f"cannot write melodies to {path.name}", f"use {', '.join(sorted(MELODY_OUTPUTS))} or a folder"
+        )
+    if not path.parent.exists():
+        raise VaekitError(f"folder {path.parent} does not exist", "create it first")
+    return path
+
+
+def write_melodies(
+    rows: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    titles: list[str] | None = None,
+    reference: np.ndarray | None = None,
+    bpm: float = 120.0,
+) -> list[Path]:
+    """Write token rows ``(N, steps)`` to ``path``: ``.mid`` / ``.wav`` (played one after the other, a bar of rest
+    between), ``.png`` (one piano roll per row; ``reference`` rows drawn in grey beneath), or a folder
+    (``melody_000.mid``... and ``melodies.png``). Returns the files written."""
+    rows = np.atleast_2d(np.asarray(rows, dtype=np.int64))
+    path = check_melody_output(path)
+    if path.suffix == "" or path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        written = []
+        for i, r in enumerate(rows):
+            written += write_melodies(r[None], path / f"melody_{i:03d}.mid", bpm=bpm)
+        return written + write_melodies(rows, path / "melodies.png", titles=titles, reference=reference)
+    suffix = path.suffix.lower()
+    if suffix in (".mid", ".midi"):
+        atomic_write_bytes(path, midi_bytes(melody_notes(rows), bpm=bpm))
+    elif suffix == ".wav":
+        atomic_write_bytes(path, wav_bytes(midi_bytes(melody_notes(rows), bpm=bpm)))
+    else:
+        from vaekit.apps.images import save_png
+
+        save_png(piano_roll_figure(rows, titles=titles, reference=reference), path)
+    return [path]
+
+
+def write_melody_pictures(vae: VAE, folder: Any, held_out: torch.Tensor | None, *, seed: int) -> None:
+    """A run folder's pictures for melodies: ``samples.png`` (8 prior samples at T = 1) and
+    ``reconstructions.png`` (8 evenly spaced held-out windows in grey, their greedy reconstructions on top)."""
+    write_melodies(sample_melodies(vae, 8, seed=seed), folder / "samples.png")
+    if held_out is not None and len(held_out):
+        x = held_out[torch.linspace(0, len(held_out) - 1, min(8, len(held_out))).long()]
+        write_melodies(reconstruct_melodies(vae, x), folder / "reconstructions.png", reference=x.cpu().numpy())
+
+
+def wav_bytes(midi: bytes, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """16-bit mono WAV of a MIDI file: fluidsynth with a General MIDI sound font when ``$VAEKIT_SOUNDFONT``
+    names one (and pyfluidsynth is installed), else pretty_midi's sine-wave synthesizer."""
+    try:
+        import pretty_midi
+    except ImportError:
+        raise VaekitError("writing .wav needs the pretty_midi package", "pip install 'vaekit[music]'") from None
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(midi))
+    font = os.environ.get("VAEKIT_SOUNDFONT")
+    audio = None
+    if font:
+        try:
+            audio = pm.fluidsynth(fs=sample_rate, sf2_path=font)
+        except (ImportError, ValueError, OSError) as err:
+            log.warning("fluidsynth failed (%s): using the sine-wave synthesizer", err)
+    if audio is None:
+        audio = pm.synthesize(fs=sample_rate)
+    peak = float(np.abs(audio).max()) if len(audio) else 0.0
+    pcm = (audio / peak * 0.8 * 32767 if peak > 0 else audio).astype(np.int16)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(pcm.tobytes())
+    return buf.getvalue()
+
+
+def piano_roll_figure(rows: np.ndarray, *, titles: list[str] | None = None, reference: np.ndarray | None = None):
+    """One piano roll per row (pitch against sixteenth steps, bar lines every 16 steps), stacked vertically.
+
+    ``reference`` rows (e.g. the inputs of reconstructions) are drawn as grey boxes beneath the orange notes.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    rows = np.atleast_2d(rows)
+    refs = [None] * len(rows) if reference is None else list(np.atleast_2d(reference))
+    notes = [tokens_to_notes(r) for r in rows]
+    ref_notes = [tokens_to_notes(r) if r is not None else [] for r in refs]
+    pitches = [n.pitch for ns in notes + ref_notes for n in ns] or [60]
+    lo, hi = max(MIN_PITCH, min(pitches) - 2), min(MAX_PITCH, max(pitches) + 2)
+    steps = rows.shape[1]
+    fig = Figure(figsize=(min(16.0, 2.0 + steps / 8), 1.0 + 1.3 * len(rows)))
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for i, ax in enumerate(axes):
+        for n in ref_notes[i]:
+            ax.broken_barh([(n.start, n.end - n.start)], (n.pitch - 0.5, 1), color="0.75")
+        for n in notes[i]:
+            ax.broken_barh(
+                [(n.start, n.end - n.start)], (n.pitch - 0.4, 0.8), color="tab:orange", edgecolor="k", lw=0.5
+            )
+        for bar in range(0, steps + 1, STEPS_PER_BAR):
+            ax.axvline(bar, color="0.6", lw=0.5)
+        ax.set_xlim(0, steps)
+        ax.set_ylim(lo - 0.5, hi + 0.5)
+        ax.tick_params(labelsize=7)
+        if titles is not None and i < len(titles):
+            ax.set_title(titles[i], fontsize=8, loc="left")
+        if i < len(axes) - 1:
+            ax.set_xticklabels([])
+    axes[-1].set_xlabel("sixteenth steps")
+    fig.supylabel("MIDI pitch", fontsize=8)
+    return fig

@@ -1,0 +1,103 @@
+"""Melody figures: reconstruction accuracy of a sequence VAE, and statistics that compare samples with tunes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vaekit.data.melody import FIRST_PITCH_TOKEN, HOLD, STEPS_PER_BAR, token_pitch
+
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+
+
+@torch.no_grad()
+def reconstruction_accuracy(
+    vae: nn.Module, x: torch.Tensor, *, batch_size: int = 512, generator: torch.Generator | None = None
+) -> dict[str, float]:
+    """Share of steps whose most likely token is right, with z = E[z|x] (the posterior mean).
+
+    ``teacher_forced``: argmax_t p(x_t | x_<t, z) against x_t, the true prefix fed in (what training sees);
+    ``free_running``: the greedy decoding from z alone, each step fed its own previous output (what a user
+    hears). ``*_events`` count only the steps whose true token is an event (a note-on or a note-off, not
+    HOLD), which a model that always predicts HOLD gets wrong. ``x`` is ``(N, steps)`` tokens; the model must
+    have an autoregressive categorical decoder.
+    """
+    device = next(vae.parameters()).device
+    was_training = vae.training
+    vae.eval()
+    right = {"teacher_forced": 0, "free_running": 0, "teacher_forced_events": 0, "free_running_events": 0}
+    total = events = 0
+    for chunk in x.split(batch_size):
+        chunk = chunk.to(device).round().long()
+        px = vae.decode(vae.encode(chunk).mean)
+        is_event = chunk != HOLD
+        for name, guess in (("teacher_forced", px.logits(chunk).argmax(-1)), ("free_running", px.tokens(greedy=True))):
+            hit = guess == chunk
+            right[name] += int(hit.sum())
+            right[f"{name}_events"] += int((hit & is_event).sum())
+        total += chunk.numel()
+        events += int(is_event.sum())
+    vae.train(was_training)
+    return {k: v / (events if k.endswith("_events") else total) for k, v in right.items()}
+
+
+def _pitches(row: np.ndarray) -> np.ndarray:
+    row = np.asarray(row)
+    return np.array([token_pitch(int(t)) for t in row[row >= FIRST_PITCH_TOKEN]], dtype=np.int64)
+
+
+def in_key_share(pitches: np.ndarray) -> float:
+    """The largest share of ``pitches`` that fits one diatonic scale (any of the 12 major keys; the relative
+    minor has the same notes): 1.0 for a tune that stays in a key."""
+    if len(pitches) == 0:
+        return float("nan")
+    classes = np.bincount(pitches % 12, minlength=12)
+    best = max(sum(classes[(root + step) % 12] for step in MAJOR_SCALE) for root in range(12))
+    return float(best / len(pitches))
+
+
+@dataclass(frozen=True)
+class MelodyStatistics:
+    """Statistics of a set of melodies ``(N, steps)``, averaged over melodies that have notes.
+
+    ``pitch_classes``: the pooled histogram of note pitch classes (C = 0), summing to 1; ``in_key``: mean share
+    of a melody's notes in its best-fitting diatonic scale; ``notes_per_bar``; ``pitch_range``: mean
+    highest minus lowest pitch in semitones; ``silent``: share of melodies without a note.
+    """
+
+    pitch_classes: list[float]
+    in_key: float
+    notes_per_bar: float
+    pitch_range: float
+    silent: float
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def melody_statistics(tokens: np.ndarray | torch.Tensor) -> MelodyStatistics:
+    rows = np.asarray(tokens.cpu() if isinstance(tokens, torch.Tensor) else tokens).round().astype(np.int64)
+    bars = rows.shape[1] / STEPS_PER_BAR
+    per_row = [_pitches(r) for r in rows]
+    voiced = [p for p in per_row if len(p)]
+    pooled = np.concatenate(voiced) if voiced else np.zeros(0, dtype=np.int64)
+    hist = np.bincount(pooled % 12, minlength=12).astype(np.float64)
+    hist = hist / hist.sum() if hist.sum() else hist
+    return MelodyStatistics(
+        pitch_classes=hist.tolist(),
+        in_key=float(np.mean([in_key_share(p) for p in voiced])) if voiced else float("nan"),
+        notes_per_bar=float(np.mean([len(p) / bars for p in voiced])) if voiced else 0.0,
+        pitch_range=float(np.mean([p.max() - p.min() for p in voiced])) if voiced else float("nan"),
+        silent=1.0 - len(voiced) / max(1, len(rows)),
+        n=len(rows),
+    )
+
+
+def pitch_class_distance(a: MelodyStatistics, b: MelodyStatistics) -> float:
+    """Total variation distance between two pooled pitch-class histograms: 0 (same) to 1 (disjoint)."""
+    return 0.5 * float(np.abs(np.asarray(a.pitch_classes) - np.asarray(b.pitch_classes)).sum())
