@@ -3,7 +3,8 @@
 For each ODDS data set (cardio, thyroid, satellite, shuttle from ``$VAEKIT_DATA_DIR/odds``) and seed: a 60/40
 split stratified by the label, features standardised on the training part, each detector fitted on the
 training part (anomalies included: no labels are used) and scored on the test part by ROC-AUC. All detectors
-run with their defaults, in one run. PyOD is not a vaekit dependency: ``pip install pyod tqdm`` for this script.
+run with their defaults, in one run. PyOD is not a vaekit dependency: ``pip install -e '.[bench]'`` (pyod,
+tqdm, scipy) for this script.
 
     python benchmarks/anomaly.py                 # 5 seeds, writes benchmarks/results/anomaly.json and docs
     python benchmarks/anomaly.py --seeds 1 --datasets cardio --no-docs
@@ -134,9 +135,9 @@ ROC-AUC, mean ± standard deviation over {args.seeds} seeds (the seed draws the 
 vaekit is `VAEAnomalyDetector()` with its defaults: score = importance-sampled -log p(x) with 100 draws; an
 MLP VAE with one hidden layer of 16, a latent of min(4, features - 1) and a unit-scale Gaussian likelihood on
 standardised features; 100 epochs at most with early stopping on 10% of the training rows; a trimmed refit
-without the worst-explained 20% of training rows. PyOD {__import__("pyod").__version__}: `pyod.models.vae.VAE(random_state=seed)` and
-`pyod.models.iforest.IForest(random_state=seed)`, defaults otherwise. Bold: the best per row. Raw rows:
-`benchmarks/results/anomaly.json`.
+without the worst-explained 20% of training rows. PyOD {__import__("pyod").__version__}:
+`pyod.models.vae.VAE(random_state=seed)` and `pyod.models.iforest.IForest(random_state=seed)`, defaults
+otherwise. Bold: the best per row. Raw rows: `benchmarks/results/anomaly.json`.
 
 {table}
 
