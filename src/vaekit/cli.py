@@ -136,7 +136,10 @@ def train(
     beta: float = typer.Option(None, "--beta", help="weight of the KL term [default: 1]"),
     kl_warmup: float = typer.Option(None, "--kl-warmup", help="epochs of linear KL warm-up [default: 0]"),
     free_bits: float = typer.Option(None, "--free-bits", help="nats per latent dimension [default: 0]"),
-    objective: str = typer.Option(None, "--objective", help="elbo | iwae [default: elbo]"),
+    objective: str = typer.Option(None, "--objective", help="elbo | iwae | beta-tc [default: elbo]"),
+    alpha: float = typer.Option(None, "--alpha", help="beta-tc: weight of the index-code MI [default: 1]"),
+    gamma: float = typer.Option(None, "--gamma", help="beta-tc: weight of the dimension-wise KL [default: 1]"),
+    condition: str = typer.Option(None, "--condition", help="none | label: a conditional VAE [default: none]"),
     iwae_k: int = typer.Option(None, "--k", help="importance samples per example for --objective iwae [default: 50]"),
     prior: str = typer.Option(None, "--prior", help="normal | mog | vamp (VampPrior) [default: normal]"),
     components: int = typer.Option(None, "--components", help="mixture components of the prior [mog 10, vamp 500]"),
@@ -159,6 +162,7 @@ def train(
     device: str = typer.Option(None, "--device", help="auto | cpu | cuda | mps [default: auto]"),
     out: Path = typer.Option(None, "--out", help="run folder [default: runs/<data>-<model>-<time>]"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
+    report: bool = typer.Option(None, "--report/--no-report", help="write report.html at the end [default: yes]"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print only errors and the final figures"),
     config: Path = typer.Option(None, "--config", help="TOML file with [data] [model] [objective] [train] tables"),
 ) -> None:
@@ -172,7 +176,7 @@ def train(
     _setup_logging(quiet, callbacks[0].console if callbacks else None)
     flags = _drop_none(
         {
-            "data": {"name": data, "binarize": binarize, "val_fraction": val_fraction},
+            "data": {"name": data, "binarize": binarize, "val_fraction": val_fraction, "condition": condition},
             "model": {
                 "arch": model,
                 "latent_dim": latent_dim,
@@ -187,6 +191,8 @@ def train(
                 "name": objective,
                 "k": iwae_k,
                 "beta": beta,
+                "alpha": alpha,
+                "gamma": gamma,
                 "kl_warmup": kl_warmup,
                 "free_bits": free_bits,
             },
@@ -206,6 +212,7 @@ def train(
                 "skip_grad_norm": skip_grad_norm,
                 "time_limit": time_limit,
                 "precision": precision,
+                "report": report,
             },
         }
     )

@@ -79,3 +79,26 @@ class ConvDecoderTrunk(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.deconvs(self.fc(z).view(-1, *self.start_shape))
+
+
+class ConcatFlat(nn.Module):
+    """``(x, c) -> inner(concat(flatten(x), c))``: an MLP trunk that also sees a condition vector ``c (N, K)``."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.inner(torch.cat([x.flatten(1), c.to(x.dtype)], dim=1))
+
+
+class ConcatPlanes(nn.Module):
+    """``(x, c) -> inner(concat(x, c as constant planes))``: a conv trunk that also sees ``c (N, K)``."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        planes = c.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+        return self.inner(torch.cat([x, planes], dim=1))
