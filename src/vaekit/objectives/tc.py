@@ -20,6 +20,8 @@ def kl_decomposition(z: torch.Tensor, qz: Independent, pz, dataset_size: int) ->
         log q(z_i)     ~= logsumexp_j log q(z_i | n_j) - log(N M)
         log q(z_{i,d}) ~= logsumexp_j log q(z_{i,d} | n_j) - log(N M)      (each latent dimension d)
 
+    (the normaliser of the paper and its code; against the plug-in log M it shifts the logged terms by constants,
+    +log N, +(d - 1) log N and -d log N, which cancel in their sum and leave every gradient unchanged),
     and the terms are ``mi = log q(z_i|n_i) - log q(z_i)``, ``tc = log q(z_i) - sum_d log q(z_{i,d})``,
     ``dwkl = sum_d log q(z_{i,d}) - log p(z_i)``. They telescope: ``mi + tc + dwkl = log q(z_i|n_i) - log p(z_i)``
     exactly, the one-draw estimate of KL(q(z|n_i) || p(z)). ``z`` is ``(M, d)``; ``qz`` a diagonal Gaussian with
