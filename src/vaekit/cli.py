@@ -285,7 +285,7 @@ def _labels_for(vae: Any, y: Any) -> Any:
 @app.command()
 def sample(
     run: Path = typer.Argument(..., help="run folder"),
-    n: int = typer.Option(64, "-n", help="number of samples"),
+    n: int = typer.Option(64, "-n", help="number of samples (with --grid-by-label: per class, default 10)"),
     temperature: float = typer.Option(1.0, "--temperature", "-t", help="prior scale T: z ~ N(0, T^2 I)"),
     seed: int = typer.Option(None, "--seed", help="seed for repeatable draws"),
     label: int = typer.Option(None, "--label", help="conditional VAE: draw this class"),
