@@ -484,7 +484,7 @@ def latent_map_command(
     data_dir: Path = typer.Option(None, "--data-dir"),
     split: str = typer.Option("test", "--split", help="split of a registered data set"),
     limit: int = typer.Option(5000, "--limit", help="at most this many examples in the scatter"),
-    grid: int = typer.Option(15, "--grid", help="decoded images per side of the manifold"),
+    grid: int = typer.Option(12, "--grid", help="decoded images per side of the manifold"),
     output: Path = typer.Option(..., "-o", "--output", help=".png, or .npz (coords, labels, manifold)"),
 ) -> None:
     """Latent means coloured by label beside the decoded manifold (2-D latent; else the first two PCs)."""
