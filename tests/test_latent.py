@@ -133,3 +133,28 @@ def test_latent_commands_reject_bad_input(trained, tmp_path, capsys, argv, patte
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and pattern in err[0], err
     assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob("*.tmp")), "nothing half-written"
+
+
+def test_interpolate_takes_tensors_as_they_are_and_any_summary_of_p_x_given_z():
+    """What a sequence model needs: integer inputs reach its encoder untouched, and the decoded summary is chosen."""
+
+    class Tokens(torch.nn.Module):  # a stand-in for a melody VAE: token ids in, a categorical per step out
+        x_shape, latent_dim = (5,), 2
+
+        def __init__(self):
+            super().__init__()
+            self.embed, self.out = torch.nn.Embedding(7, 2), torch.nn.Linear(2, 5 * 7)
+
+        def encode(self, x, y=None):
+            assert x.dtype == torch.long
+            loc = self.embed(x).mean(1)
+            return torch.distributions.Independent(torch.distributions.Normal(loc, torch.ones_like(loc)), 1)
+
+        def decode(self, z, y=None):
+            logits = self.out(z).view(*z.shape[:-1], 5, 7)
+            return torch.distributions.Independent(torch.distributions.Categorical(logits=logits), 1)
+
+    model = Tokens()
+    x = torch.randint(0, 7, (3, 5))
+    result = interpolate(model, x, x.flip(0), steps=4, summary=lambda px: px.base_dist.probs.argmax(-1))
+    assert result.decoded.shape == (3, 4, 5) and result.decoded.dtype == np.int64

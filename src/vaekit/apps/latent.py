@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch.distributions import Distribution
 
 from vaekit.apps.generation import model_input, model_labels
 from vaekit.apps.images import _figure, image_grid
@@ -27,6 +28,19 @@ METHODS = ("lerp", "slerp")
 
 def _device(vae) -> torch.device:
     return next(vae.parameters()).device
+
+
+def _inputs(vae, x: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
+    """Arrays are validated as examples (float32); tensors pass as they are (token ids stay integers)."""
+    if isinstance(x, torch.Tensor):
+        if tuple(x.shape[1:]) != tuple(vae.x_shape):
+            raise VaekitError(f"{what} has examples of shape {tuple(x.shape[1:])}, the model expects {vae.x_shape}")
+        return x.detach().cpu()
+    return model_input(vae, x, what)
+
+
+def _mean(px) -> torch.Tensor:
+    return px.mean
 
 
 def latent_path(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "lerp") -> torch.Tensor:
@@ -71,14 +85,17 @@ def interpolate(
     steps: int = 10,
     method: str = "lerp",
     y: np.ndarray | torch.Tensor | int | None = None,
+    summary: Callable[[Distribution], torch.Tensor] = _mean,
 ) -> Interpolation:
     """Encode pairs ``(x0[i], x1[i])`` to their posterior means, walk between them, decode every point.
 
-    ``x0`` and ``x1`` are ``(P, *x_shape)``; a conditional VAE takes one label per pair (``y``), used at both
-    ends and along the path. See :func:`latent_path` for ``method``.
+    ``x0`` and ``x1`` are ``(P, *x_shape)`` (tensors are passed to the encoder as they are, so integer token
+    sequences work); a conditional VAE takes one label per pair (``y``), used at both ends and along the path.
+    ``summary`` turns each p(x|z) into what is returned (default E[x|z]; e.g. ``lambda px: px.mode`` for a
+    categorical decoder). See :func:`latent_path` for ``method``.
     """
     vae.eval()
-    a, b = model_input(vae, x0, "x0"), model_input(vae, x1, "x1")
+    a, b = _inputs(vae, x0, "x0"), _inputs(vae, x1, "x1")
     if len(a) != len(b):
         raise VaekitError(f"{len(a)} start points but {len(b)} end points", "give pairs")
     labels = model_labels(vae, y, len(a))
@@ -88,7 +105,7 @@ def interpolate(
     z = latent_path(z0, z1, steps, method)  # (P, steps, d)
     flat = z.reshape(-1, z.shape[-1])
     y_flat = None if yd is None else yd.repeat_interleave(steps)
-    decoded = vae.decode(flat, y_flat).mean.reshape(len(a), steps, *vae.x_shape)
+    decoded = summary(vae.decode(flat, y_flat)).reshape(len(a), steps, *vae.x_shape)
     t = torch.linspace(0, 1, steps)
     return Interpolation(torch.stack([a, b], 1).numpy(), z.cpu().numpy(), decoded.cpu().numpy(), t.numpy())
 
