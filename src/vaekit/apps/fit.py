@@ -217,7 +217,10 @@ def run(
         if tc.report:
             from vaekit.apps.report import write_report
 
-            write_report(folder.path, folder / "report.html", vae=vae, x=held_out.get(shown), labels=y_shown)
+            try:  # the run is complete and saved by now: a picture that fails must not lose it
+                write_report(folder.path, folder / "report.html", vae=vae, x=held_out.get(shown), labels=y_shown)
+            except Exception as err:  # noqa: BLE001
+                log.warning("report.html not written (%s: %s); `vaekit report RUN` retries", type(err).__name__, err)
     return TrainResult(vae.eval(), history, summary, folder.path if folder else None)
 
 
