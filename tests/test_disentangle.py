@@ -152,3 +152,49 @@ def test_beta_tc_weights_only_the_total_correlation(small_vae):
     torch.testing.assert_close(six.terms["loss"] - one.terms["loss"], 5.0 * one.terms["tc"])
     six.loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in vae.parameters() if p.requires_grad)
+
+
+# from the command line ----------------------------------------------------------------------------------------
+def test_registered_shapes_and_mig_from_the_cli(tmp_path, capsys):
+    import json
+
+    from vaekit.cli import main
+
+    data = vaekit.load_dataset("shapes")
+    assert data.splits["train"].shape == (10_000, 1, 64, 64) and data.factors["test"].shape == (2_000, 5)
+    assert torch.equal(data.labels["train"], data.factors["train"][:, 0])
+    shapes = Shapes()
+    train_idx, test_idx = (set(shapes.index_of(data.factors[s].numpy()).tolist()) for s in ("train", "test"))
+    assert not train_idx & test_idx, "test images are not training images"
+    torch.testing.assert_close(data.splits["test"][:8], shapes.images(shapes.index_of(data.factors["test"][:8])))
+
+    run = tmp_path / "run"
+    flags = ["--data", "shapes", "--hidden", "16", "--latent-dim", "3", "--epochs", "1", "--objective", "beta-tc"]
+    assert main(["train", *flags, "--beta", "6", "--no-report", "--quiet", "--out", str(run)]) == 0
+    logged = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    assert {"train/mi", "train/tc", "train/dwkl", "val/tc"} <= set(logged)
+    out = tmp_path / "mig.json"
+    assert main(["evaluate", str(run), "--metric", "mig", "--limit", "500", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["factor_names"] == ["shape", "scale", "rotation", "x", "y"] and figures["n_examples"] == 500
+    assert 0.0 <= figures["mig"] <= 1.0 and len(figures["gaps"]) == 5
+    assert np.array(figures["mutual_info"]).shape == (3, 5)
+    capsys.readouterr()
+
+    digits = tmp_path / "digits"
+    assert (
+        main(
+            ["train", "--hidden", "16", "--latent-dim", "3", "--epochs", "1", "-q", "--no-report", "--out", str(digits)]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    for argv, pattern in (
+        (["evaluate", str(digits), "--metric", "mig"], "no ground-truth factors"),
+        (["evaluate", str(run), "--metric", "fid"], "unknown metric"),
+        (["train", *flags, "--free-bits", "1", "--out", str(tmp_path / "x")], "no kl_warmup or free_bits"),
+        (["train", "--alpha", "2", "--out", str(tmp_path / "y")], "use --objective beta-tc"),
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and pattern in err[0], err

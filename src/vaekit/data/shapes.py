@@ -49,8 +49,11 @@ class Shapes:
         """``n`` distinct indices drawn with ``seed`` (the same for the same seed on every machine)."""
         return np.random.default_rng(seed).choice(len(self), size=n, replace=False)
 
-    def images(self, index: np.ndarray | torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-        """Render the images of flat indices ``(N,)``: ``(N, 1, 64, 64)`` float32, 1 inside the shape."""
+    def images(self, index: np.ndarray | torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Render the images of flat indices ``(N,)``: ``(N, 1, 64, 64)`` float32, 1 inside the shape.
+
+        Chunks of 512 keep the temporaries in cache (measured 1.6x faster than 4096 on one CPU thread).
+        """
         factors = torch.from_numpy(self.factors_of(index))
         return (
             torch.cat([render(chunk) for chunk in factors.split(batch_size)])
