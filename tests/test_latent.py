@@ -105,7 +105,7 @@ def test_interpolate_traverse_latent_map_commands(trained, tmp_path, capsys):
     assert np.load(tmp_path / "i.npy").shape == (2, 4, 1, 8, 8)
     assert np.load(tmp_path / "t.npy").shape == (2, 9, 1, 8, 8)
     with Image.open(tmp_path / "i.gif") as gif:
-        assert gif.n_frames == 2 * 10 - 2  # there and back
+        assert gif.n_frames == 2 * (10 + 2) - 2  # real input, path, real input, and back
     with Image.open(tmp_path / "i.png") as png:  # 3 rows of 6 + 2 tiles
         assert png.width > png.height * 2
     maps = np.load(tmp_path / "m.npz")

@@ -318,12 +318,15 @@ def interpolation_png(result: Interpolation) -> bytes:
 
 
 def interpolation_gif(result: Interpolation, *, frame_ms: int = 120) -> bytes:
-    """An animated GIF walking every pair's path there and back: each frame tiles the pairs side by side."""
+    """An animated GIF walking every pair's path there and back: each frame tiles the pairs side by side.
+
+    The first and the turning frame show the real inputs, the frames between them the decoded path.
+    """
     _need_images(result.decoded.shape[2:], "interpolation")
-    steps = result.decoded.shape[1]
-    order = list(range(steps)) + list(range(steps - 2, 0, -1))
-    cols = min(len(result.decoded), 8)
-    frames = [image_grid(result.decoded[:, i], nrow=cols, min_tile=64).convert("P") for i in order]
+    walk = np.concatenate([result.inputs[:, :1], result.decoded, result.inputs[:, 1:]], axis=1)
+    order = list(range(walk.shape[1])) + list(range(walk.shape[1] - 2, 0, -1))
+    cols = min(len(walk), 8)
+    frames = [image_grid(walk[:, i], nrow=cols, min_tile=64).convert("P") for i in order]
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
     return buf.getvalue()
