@@ -13,11 +13,11 @@ from torch import nn
 
 from vaekit import __version__
 from vaekit.config import FORMAT_VERSION, ModelConfig, RunConfig, parse_run_config, validation_message
-from vaekit.distributions import BernoulliHead, DiagonalGaussianHead, GaussianHead
+from vaekit.distributions import BernoulliHead, DiagonalGaussianHead, GaussianHead, MixedTableHead
 from vaekit.errors import RunFolderError, VaekitError
 from vaekit.model import VAE, Decoder, Encoder, LadderVAE, MixturePrior, StandardNormalPrior, VampPrior
 from vaekit.model.condition import OneHotLabel
-from vaekit.nn import ACTIVATIONS, ConcatFlat, ConcatPlanes, ConvDecoderTrunk, ConvEncoderTrunk, mlp
+from vaekit.nn import ACTIVATIONS, ConcatFlat, ConcatPlanes, ConvDecoderTrunk, ConvEncoderTrunk, TableInput, mlp
 from vaekit.train.checkpoint import RunFolder
 
 
@@ -41,7 +41,13 @@ def build_prior(cfg: ModelConfig, x_shape: tuple[int, ...]) -> nn.Module:
 
 
 def _likelihood_head(cfg: ModelConfig, x_shape: tuple[int, ...]) -> nn.Module:
-    return BernoulliHead(x_shape) if cfg.likelihood == "bernoulli" else GaussianHead(x_shape, cfg.sigma)
+    if cfg.likelihood == "mixed":
+        if x_shape != (len(cfg.categories),):
+            raise VaekitError(f"a mixed likelihood over {len(cfg.categories)} columns cannot model examples {x_shape}")
+        return MixedTableHead(cfg.categories, cfg.sigma)
+    if cfg.likelihood == "bernoulli":
+        return BernoulliHead(x_shape, missing=cfg.missing)
+    return GaussianHead(x_shape, cfg.sigma, missing=cfg.missing)
 
 
 def build_ladder(cfg: ModelConfig, x_shape: tuple[int, ...]) -> LadderVAE:
@@ -84,9 +90,16 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
     p, k = dec_head.params_per_dim, cfg.classes
     if cfg.arch == "mlp":
         n = math.prod(x_shape)
+        n_out = getattr(dec_head, "n_params", p * n)
+        if cfg.missing or cfg.likelihood == "mixed":
+            table_input = TableInput(cfg.categories or (0,) * n)
+            first: nn.Module = table_input
+            n = table_input.width
+        else:
+            first = nn.Flatten()
         enc_mlp = mlp(n + k, hidden, enc_head.params_per_dim * d, cfg.activation)
-        enc_trunk: nn.Module = ConcatFlat(enc_mlp) if k else nn.Sequential(nn.Flatten(), enc_mlp)
-        dec_trunk: nn.Module = mlp(d + k, hidden[::-1], p * n, cfg.activation)
+        enc_trunk: nn.Module = ConcatFlat(enc_mlp, first) if k else nn.Sequential(first, enc_mlp)
+        dec_trunk: nn.Module = mlp(d + k, hidden[::-1], n_out, cfg.activation)
     else:
         if len(x_shape) != 3:
             raise VaekitError(

@@ -38,7 +38,7 @@ class ModelConfig(_Strict):
         (400,), description="MLP widths, or conv channels per stride-2 layer; default by arch"
     )
     activation: Literal["silu", "relu", "elu", "tanh"] = "silu"
-    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    likelihood: Literal["bernoulli", "gaussian", "mixed"] = "bernoulli"
     sigma: float | None = Field(None, gt=0.0, description="fixed Gaussian scale; None learns it")
     prior: Literal["normal", "mog", "vamp"] = "normal"
     components: int | None = Field(
@@ -48,6 +48,10 @@ class ModelConfig(_Strict):
         (), description="sizes of the stochastic layers below the top one (bottom first): a Ladder VAE"
     )
     classes: int = Field(0, ge=0, le=100_000, description="labels a conditional VAE sees; 0: unconditional")
+    categories: tuple[int, ...] = Field(
+        (), description="mixed likelihood: per column, 0 if numeric, else its number of levels (>= 2)"
+    )
+    missing: bool = Field(False, description="NaN entries are missing: the encoder sees 0, the likelihood skips them")
 
     @model_validator(mode="before")
     @classmethod
@@ -82,6 +86,16 @@ class ModelConfig(_Strict):
             raise ValueError("classes: a conditional VAE needs at least 2 labels")
         if self.classes and (self.ladder or self.prior == "vamp"):
             raise ValueError("classes: the conditional VAE is single-layer with a normal or mog prior")
+        return self
+
+    @model_validator(mode="after")
+    def _mixed_needs_categories(self) -> ModelConfig:
+        if (self.likelihood == "mixed") != bool(self.categories):
+            raise ValueError("categories: a mixed likelihood needs the levels per column, and only it takes them")
+        if any(k == 1 or k < 0 for k in self.categories):
+            raise ValueError("categories: 0 for a numeric column, else 2 or more levels")
+        if (self.likelihood == "mixed" or self.missing) and (self.arch != "mlp" or self.ladder or self.prior == "vamp"):
+            raise ValueError("mixed and missing data need arch mlp, no ladder and a normal or mog prior")
         return self
 
     @field_validator("hidden")

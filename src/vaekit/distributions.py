@@ -84,9 +84,10 @@ class BernoulliHead(nn.Module):
 
     params_per_dim = 1
 
-    def __init__(self, x_shape: Sequence[int]):
+    def __init__(self, x_shape: Sequence[int], missing: bool = False):
         super().__init__()
         self.event_ndim = len(x_shape)
+        self.independent = MaskedIndependent if missing else Independent
 
     def param_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
         """The logit whose Bernoulli has this mean (clamped away from 0 and 1)."""
@@ -94,7 +95,7 @@ class BernoulliHead(nn.Module):
 
     def forward(self, params: torch.Tensor) -> Distribution:
         logits = full_precision(params.squeeze(-self.event_ndim - 1))
-        return Independent(BernoulliLogits(logits=logits, validate_args=False), self.event_ndim)
+        return self.independent(BernoulliLogits(logits=logits, validate_args=False), self.event_ndim)
 
 
 class GaussianHead(nn.Module):
@@ -107,9 +108,12 @@ class GaussianHead(nn.Module):
 
     params_per_dim = 1
 
-    def __init__(self, x_shape: Sequence[int], sigma: float | None = None, init_sigma: float = 0.5):
+    def __init__(
+        self, x_shape: Sequence[int], sigma: float | None = None, init_sigma: float = 0.5, missing: bool = False
+    ):
         super().__init__()
         self.event_ndim = len(x_shape)
+        self.independent = MaskedIndependent if missing else Independent
         self.learned = sigma is None
         if self.learned:
             self.raw_scale = nn.Parameter(torch.full(tuple(x_shape), inverse_softplus(init_sigma)))
@@ -124,7 +128,7 @@ class GaussianHead(nn.Module):
 
     def forward(self, params: torch.Tensor) -> Distribution:
         loc = full_precision(params.squeeze(-self.event_ndim - 1))
-        return Independent(Normal(loc, self.scale().expand_as(loc)), self.event_ndim)
+        return self.independent(Normal(loc, self.scale().expand_as(loc)), self.event_ndim)
 
 
 class DiagonalGaussianMixture(Distribution):
@@ -178,3 +182,140 @@ class DiagonalGaussianMixture(Distribution):
             eps = torch.randn(n, self.loc.shape[-1], generator=generator, device=self.loc.device)
             z = self.loc[k] + temperature * self.scale[k] * eps
         return z.reshape(*shape, -1)
+
+
+def observed_entries(value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(observed, filled)``: the mask of non-NaN entries, and ``value`` with its NaN entries set to 0."""
+    observed = ~torch.isnan(value)
+    return observed, torch.where(observed, value, torch.zeros((), dtype=value.dtype, device=value.device))
+
+
+class MaskedIndependent(Independent):
+    """An :class:`~torch.distributions.Independent` whose ``log_prob`` skips missing (NaN) entries.
+
+    log p(x_obs | z) = sum over observed i of log p(x_i | z), the likelihood of the observed part only, as MIWAE
+    trains on incomplete data (Mattei & Frellsen 2019, arXiv:1812.02633). A row with nothing observed scores 0.
+    """
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        observed, filled = observed_entries(value)
+        lp = self.base_dist.log_prob(filled).masked_fill(~observed, 0.0)
+        n = self.reinterpreted_batch_ndims
+        return lp.sum(dim=tuple(range(-n, 0))) if n else lp
+
+
+def log_prob_observed(px: Distribution, x: torch.Tensor) -> torch.Tensor:
+    """log p(x_obs | z) for any factorised likelihood: NaN entries of ``x`` are left out of the sum."""
+    if isinstance(px, (MaskedIndependent, MixedColumns)):
+        return px.log_prob(x)
+    if isinstance(px, Independent):
+        return MaskedIndependent(px.base_dist, px.reinterpreted_batch_ndims, validate_args=False).log_prob(x)
+    raise TypeError(f"cannot leave missing entries out of a {type(px).__name__}")
+
+
+class MixedColumns(Distribution):
+    """p(x|z) over table rows whose columns are numeric or categorical.
+
+    Numeric column j: N(x_j; mu_j, s_j^2). Categorical column j with K_j levels (stored as the level's index
+    0..K_j-1): Categorical(x_j; softmax(l_j)). log p(x|z) = sum_j log p(x_j|z) over the observed columns (NaN is
+    missing and adds 0). ``loc`` is ``(*batch, n_numeric)``, ``scale`` broadcasts to it, ``logits`` is
+    ``(*batch, sum K_j)``; ``event_shape == (n_columns,)``. ``mean`` holds the numeric means and, for a
+    categorical column, the most probable level.
+    """
+
+    arg_constraints: dict = {}
+
+    def __init__(self, loc: torch.Tensor, scale: torch.Tensor, logits: torch.Tensor, categories: Sequence[int]):
+        self.categories = tuple(int(k) for k in categories)
+        self.numeric = [j for j, k in enumerate(self.categories) if k == 0]
+        self.categorical = [j for j, k in enumerate(self.categories) if k > 0]
+        self.loc, self.scale, self.logits = loc, scale.expand_as(loc), logits
+        batch = loc.shape[:-1] if self.numeric else logits.shape[:-1]
+        super().__init__(batch_shape=batch, event_shape=torch.Size([len(self.categories)]), validate_args=False)
+
+    def log_softmax_per_column(self) -> list[torch.Tensor]:
+        """log P(level) for each categorical column: a list of ``(*batch, K_j)``."""
+        sizes = [self.categories[j] for j in self.categorical]
+        return [t.log_softmax(-1) for t in self.logits.split(sizes, dim=-1)] if sizes else []
+
+    def elementwise_log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """log p(x_j | z) per column, ``(*batch, n_columns)``, with 0 where ``value`` is NaN."""
+        observed, filled = observed_entries(value)
+        shape = torch.broadcast_shapes(value.shape, (*self.batch_shape, len(self.categories)))
+        out = torch.zeros(shape, dtype=self.logits.dtype if not self.numeric else self.loc.dtype, device=value.device)
+        if self.numeric:
+            numeric = Normal(self.loc, self.scale, validate_args=False)
+            out[..., self.numeric] = numeric.log_prob(filled[..., self.numeric])
+        for j, log_p in zip(self.categorical, self.log_softmax_per_column(), strict=True):
+            index = filled[..., j].long().clamp(0, self.categories[j] - 1).expand(log_p.shape[:-1])
+            out[..., j] = log_p.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+        return out.masked_fill(~observed, 0.0)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        return self.elementwise_log_prob(value).sum(-1)
+
+    def probs_per_column(self) -> list[torch.Tensor]:
+        """P(level) for each categorical column: a list of ``(*batch, K_j)``."""
+        return [t.exp() for t in self.log_softmax_per_column()]
+
+    def _assemble(self, numeric: torch.Tensor | None, levels: list[torch.Tensor]) -> torch.Tensor:
+        dtype = self.loc.dtype if self.numeric else self.logits.dtype
+        out = torch.empty((*self.batch_shape, len(self.categories)), dtype=dtype, device=self.logits.device)
+        if numeric is not None:
+            out[..., self.numeric] = numeric
+        for j, level in zip(self.categorical, levels, strict=True):
+            out[..., j] = level.to(dtype)
+        return out
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self._assemble(self.loc if self.numeric else None, [p.argmax(-1) for p in self.log_softmax_per_column()])
+
+    def sample(self, sample_shape: torch.Size | Sequence[int] = torch.Size()) -> torch.Tensor:
+        shape = torch.Size(sample_shape)
+        with torch.no_grad():
+            numeric = Normal(self.loc, self.scale).sample(shape) if self.numeric else None
+            levels = [torch.distributions.Categorical(logits=lp).sample(shape) for lp in self.log_softmax_per_column()]
+            if shape:
+                out = torch.empty((*shape, *self.batch_shape, len(self.categories)), dtype=self.loc.dtype)
+                if numeric is not None:
+                    out[..., self.numeric] = numeric
+                for j, level in zip(self.categorical, levels, strict=True):
+                    out[..., j] = level.to(out.dtype)
+                return out
+            return self._assemble(numeric, levels)
+
+
+class MixedTableHead(nn.Module):
+    """p(x|z) for a table of numeric and categorical columns: see :class:`MixedColumns`.
+
+    ``categories[j]`` is 0 for a numeric column and the number of levels K_j >= 2 for a categorical one. The trunk
+    gives ``n_params = n_numeric + sum K_j`` numbers per example: the numeric means, then each categorical column's
+    logits. Numeric scales are learned per column, shared by all examples (as in :class:`GaussianHead`).
+    """
+
+    params_per_dim = 1
+
+    def __init__(self, categories: Sequence[int], sigma: float | None = None, init_sigma: float = 0.5):
+        super().__init__()
+        self.categories = tuple(int(k) for k in categories)
+        self.n_numeric = sum(k == 0 for k in self.categories)
+        self.n_params = self.n_numeric + sum(self.categories)
+        self.param_shape = (self.n_params,)
+        self.learned = sigma is None
+        if self.learned:
+            self.raw_scale = nn.Parameter(torch.full((self.n_numeric,), inverse_softplus(init_sigma)))
+        else:
+            self.register_buffer("fixed_scale", torch.full((self.n_numeric,), float(sigma)))
+
+    def scale(self) -> torch.Tensor:
+        return positive_scale(self.raw_scale, 1e-3) if self.learned else self.fixed_scale
+
+    def param_for_mean(self, mean: torch.Tensor) -> torch.Tensor:
+        """Numeric means start at the data's column means; categorical logits at 0 (all levels equally likely)."""
+        numeric = [j for j, k in enumerate(self.categories) if k == 0]
+        return torch.cat([mean[numeric].nan_to_num(0.0), mean.new_zeros(self.n_params - self.n_numeric)])
+
+    def forward(self, params: torch.Tensor) -> Distribution:
+        params = full_precision(params)
+        return MixedColumns(params[..., : self.n_numeric], self.scale(), params[..., self.n_numeric :], self.categories)

@@ -15,8 +15,8 @@ class VaekitError(Exception):
         super().__init__(f"{what} ({hint})" if hint else what)
 
 
-class DataError(VaekitError):
-    """The data cannot be read, is corrupt, or does not fit the model."""
+class DataError(VaekitError, ValueError):
+    """The data cannot be read, is corrupt, or does not fit the model (also a ``ValueError``, as Python expects)."""
 
 
 class RunFolderError(VaekitError):
@@ -25,3 +25,7 @@ class RunFolderError(VaekitError):
 
 class TrainingError(VaekitError):
     """Training cannot go on (for example, the loss keeps being non-finite)."""
+
+
+class OptionError(VaekitError, ValueError):
+    """An option has a value that cannot work (also a ``ValueError``, as scikit-learn expects)."""

@@ -81,15 +81,46 @@ class ConvDecoderTrunk(nn.Module):
         return self.deconvs(self.fc(z).view(-1, *self.start_shape))
 
 
-class ConcatFlat(nn.Module):
-    """``(x, c) -> inner(concat(flatten(x), c))``: an MLP trunk that also sees a condition vector ``c (N, K)``."""
+class TableInput(nn.Module):
+    """Encoder input for table rows with missing values and categorical columns: ``(N, D) -> (N, width)``.
 
-    def __init__(self, inner: nn.Module):
+    A numeric column passes through with NaN (missing) set to 0, which is the column mean once the table is
+    standardised (the zero imputation of MIWAE, Mattei & Frellsen 2019, arXiv:1812.02633). A categorical column
+    holding level indices 0..K-1 becomes K one-hot columns, all 0 when missing. ``categories[j]`` is 0 for a
+    numeric column, else its number of levels; ``width = n_numeric + sum K``.
+    """
+
+    def __init__(self, categories: Sequence[int]):
         super().__init__()
-        self.inner = inner
+        self.categories = tuple(int(k) for k in categories)
+        self.numeric = [j for j, k in enumerate(self.categories) if k == 0]
+        self.categorical = [j for j, k in enumerate(self.categories) if k > 0]
+        self.width = len(self.numeric) + sum(self.categories)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        observed = ~torch.isnan(x)
+        filled = torch.where(observed, x, torch.zeros((), dtype=x.dtype, device=x.device))
+        parts = [filled[:, self.numeric]] if self.numeric else []
+        for j in self.categorical:
+            k = self.categories[j]
+            one_hot = nn.functional.one_hot(filled[:, j].long().clamp(0, k - 1), k).to(x.dtype)
+            parts.append(one_hot * observed[:, j : j + 1])
+        return torch.cat(parts, dim=1)
+
+
+class ConcatFlat(nn.Module):
+    """``(x, c) -> inner(concat(first(x), c))``: an MLP trunk that also sees a condition vector ``c (N, K)``.
+
+    ``first`` maps ``x`` to ``(N, features)`` (default: flatten; e.g. :class:`TableInput` for tables).
+    """
+
+    def __init__(self, inner: nn.Module, first: nn.Module | None = None):
+        super().__init__()
+        self.inner, self.first = inner, first if first is not None else nn.Flatten()
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return self.inner(torch.cat([x.flatten(1), c.to(x.dtype)], dim=1))
+        h = self.first(x)
+        return self.inner(torch.cat([h, c.to(h.dtype)], dim=1))
 
 
 class ConcatPlanes(nn.Module):

@@ -53,7 +53,8 @@ def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch
     """A seeded random ``(train, val)`` split holding out ``fraction`` of the rows (at least one each)."""
     n = len(x)
     if n < 2:
-        raise DataError(f"need at least 2 examples to hold some out for validation, got {n}", "add data")
+        plural = "" if n == 1 else "s"
+        raise DataError(f"need at least 2 examples to hold some out for validation, got {n} sample{plural}", "add data")
     n_val = min(n - 1, max(1, round(n * fraction)))
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return x[perm[n_val:]], x[perm[:n_val]]

@@ -26,8 +26,13 @@ def _device(vae: VAE) -> torch.device:
 
 
 def model_input(vae: VAE, x: np.ndarray | torch.Tensor, what: str = "input") -> torch.Tensor:
-    """Validate ``x`` as examples for ``vae`` (shape, finiteness) and convert it to float32."""
-    t = as_examples(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, what)
+    """Validate ``x`` as examples for ``vae`` (shape, finiteness) and convert it to float32.
+
+    A model built for missing data (``missing=True`` or a ``mixed`` likelihood) accepts NaN as "missing".
+    """
+    model = (vae.config or {}).get("model", {})
+    allow_missing = bool(model.get("missing")) or model.get("likelihood") == "mixed"
+    t = as_examples(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, what, allow_missing=allow_missing)
     if tuple(t.shape[1:]) != vae.x_shape:
         raise DataError(
             f"{what} has examples of shape {tuple(t.shape[1:])}, the model expects {vae.x_shape}",

@@ -50,14 +50,26 @@ def save_image_grid(images: torch.Tensor | np.ndarray, path: str | os.PathLike, 
 
 def save_pairs(inputs: torch.Tensor, outputs: torch.Tensor, path: str | os.PathLike, *, per_row: int = 8) -> None:
     """Rows of inputs, each directly above the row of their reconstructions."""
+    save_row_groups([inputs, outputs], path, per_row=per_row)
+
+
+def save_row_groups(groups: Sequence[torch.Tensor], path: str | os.PathLike, *, per_row: int = 8) -> None:
+    """Equal-length image sets shown in blocks of rows: ``per_row`` examples of each set, one set per row."""
     blocks = []
-    for start in range(0, len(inputs), per_row):
-        blocks += [inputs[start : start + per_row], outputs[start : start + per_row]]
-        short = per_row - len(blocks[-1])
-        if short:
-            pad = torch.ones(short, *inputs.shape[1:])
-            blocks[-2], blocks[-1] = torch.cat([blocks[-2], pad]), torch.cat([blocks[-1], pad])
+    for start in range(0, len(groups[0]), per_row):
+        for images in groups:
+            block = torch.as_tensor(images[start : start + per_row], dtype=torch.float32)
+            short = per_row - len(block)
+            blocks.append(torch.cat([block, torch.ones(short, *block.shape[1:])]) if short else block)
     save_image_grid(torch.cat(blocks), path, nrow=per_row)
+
+
+def show_missing(images: torch.Tensor, colour: Sequence[float] = (0.9, 0.2, 0.2)) -> torch.Tensor:
+    """Grey or colour images ``(N, C, H, W)`` as RGB with their missing (NaN) pixels painted ``colour``."""
+    x = images if images.shape[1] == 3 else images[:, :1].expand(-1, 3, -1, -1)
+    missing = torch.isnan(x).any(1, keepdim=True).expand_as(x)
+    paint = torch.tensor(colour, dtype=x.dtype).view(1, 3, 1, 1).expand_as(x)
+    return torch.where(missing, paint, x)
 
 
 def _figure(ncols: int, width: float = 4.0):

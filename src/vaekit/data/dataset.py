@@ -39,11 +39,12 @@ class Dataset:
         raise DataError(f"data set {self.name!r} has no {name!r} split", f"choose one of {', '.join(self.splits)}")
 
 
-def as_examples(array: np.ndarray, what: str) -> torch.Tensor:
+def as_examples(array: np.ndarray, what: str, *, allow_missing: bool = False) -> torch.Tensor:
     """Validate and convert an array to float32 examples: tables ``(N, D)`` or images ``(N, C, H, W)``.
 
     ``(N, H, W)`` gains a channel axis; ``(N, H, W, C)`` with C in {1, 3, 4} is moved to channels-first;
-    ``uint8`` is scaled to [0, 1]. NaN, inf, text and empty arrays are errors.
+    ``uint8`` is scaled to [0, 1]. NaN (unless ``allow_missing``: NaN marks a missing entry), inf, text and
+    empty arrays are errors.
     """
     array = np.asarray(array)
     if array.dtype.kind not in "biuf":
@@ -62,8 +63,9 @@ def as_examples(array: np.ndarray, what: str) -> torch.Tensor:
     x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
     if scale != 1.0:
         x /= scale
-    if not torch.isfinite(x).all():
-        bad = int((~torch.isfinite(x)).flatten(1).any(1).nonzero()[0])
+    bad_values = torch.isinf(x) if allow_missing else ~torch.isfinite(x)
+    if bad_values.any():
+        bad = int(bad_values.flatten(1).any(1).nonzero()[0])
         raise DataError(f"{what} contains NaN or inf (first in row {bad})", "remove or fill those values")
     return x
 

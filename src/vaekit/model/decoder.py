@@ -54,4 +54,6 @@ class Decoder(nn.Module):
             c = self.condition(y)
             z = torch.cat([z, c.expand(*lead, c.shape[-1])], dim=-1)
         params = self.trunk(z.reshape(-1, z.shape[-1]))
-        return self.head(params.view(*lead, self.head.params_per_dim, *self.x_shape))
+        # a head may lay its parameters out its own way (a mixed table's logits per level), else P per dimension
+        shape = getattr(self.head, "param_shape", None) or (self.head.params_per_dim, *self.x_shape)
+        return self.head(params.view(*lead, *shape))

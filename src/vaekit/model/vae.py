@@ -83,7 +83,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
         """Data-dependent initialisation before training: the decoder's output bias, the prior if it has one."""
-        self.decoder.init_output_bias(x.mean(0))
+        self.decoder.init_output_bias(x.nanmean(0))  # NaN marks a missing entry
         init_prior = getattr(self.prior, "init_from_data", None)
         if init_prior is not None:
             init_prior(x)
