@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -12,12 +13,24 @@ import vaekit
 from vaekit.cli import main
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Tiny models train faster on one thread, and much faster on a shared CPU (measured 5 s against 35 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def conditional(tmp_path_factory):
     """A small conditional VAE on digits, trained long enough to draw recognisable classes (about 10 s)."""
     out = tmp_path_factory.mktemp("cvae") / "run"
     args = ["train", "--condition", "label", "--epochs", "40", "--hidden", "128", "--latent-dim", "4"]
-    assert main([*args, "--quiet", "--no-report", "--out", str(out)]) == 0
+    with one_thread():
+        assert main([*args, "--quiet", "--no-report", "--out", str(out)]) == 0
     return out
 
 

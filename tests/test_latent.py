@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -14,10 +16,22 @@ from vaekit.cli import main
 FAST = ["--epochs", "3", "--quiet", "--hidden", "32", "--latent-dim", "3"]
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Tiny models train faster on one thread, and much faster on a shared CPU (measured 5 s against 35 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("latent") / "run"
-    assert main(["train", "--out", str(out), *FAST]) == 0
+    with one_thread():
+        assert main(["train", "--out", str(out), *FAST]) == 0
     return out
 
 
