@@ -67,36 +67,60 @@ def main() -> int:
             for method in methods:
                 t0 = time.perf_counter()
                 auc = float(roc_auc_score(y_test, anomaly_scores(method, seed, x_train, x_test)))
-                rows.append({"dataset": name, "seed": seed, "method": method, "roc_auc": auc,
-                             "seconds": time.perf_counter() - t0})
+                rows.append(
+                    {
+                        "dataset": name,
+                        "seed": seed,
+                        "method": method,
+                        "roc_auc": auc,
+                        "seconds": time.perf_counter() - t0,
+                    }
+                )
                 print(f"{name:10s} seed {seed} {method:13s} ROC-AUC {auc:.4f}  {rows[-1]['seconds']:.1f} s", flush=True)
     summary = {
-        n: {m: [float(np.mean(v)), float(np.std(v))] for m in methods
-            for v in [[r["roc_auc"] for r in rows if r["dataset"] == n and r["method"] == m]]}
+        n: {
+            m: [float(np.mean(v)), float(np.std(v))]
+            for m in methods
+            for v in [[r["roc_auc"] for r in rows if r["dataset"] == n and r["method"] == m]]
+        }
         for n in names
     }
     overall = {m: float(np.mean([summary[n][m][0] for n in names])) for m in methods}
-    header = ["| data set (rows x features, anomalies) | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    header = [
+        "| data set (rows x features, anomalies) | " + " | ".join(methods) + " |",
+        "|---" * (len(methods) + 1) + "|",
+    ]
     body = []
     for n in names:
         x, y = load(n)
         best = max(methods, key=lambda m: summary[n][m][0])
-        cells = [(f"**{summary[n][m][0]:.4f}**" if m == best else f"{summary[n][m][0]:.4f}") + f" ± {summary[n][m][1]:.4f}"
-                 for m in methods]
+        cells = [
+            (f"**{summary[n][m][0]:.4f}**" if m == best else f"{summary[n][m][0]:.4f}") + f" ± {summary[n][m][1]:.4f}"
+            for m in methods
+        ]
         body.append(f"| {n} ({len(x)} x {x.shape[1]}, {y.mean():.1%}) | " + " | ".join(cells) + " |")
     body.append("| **mean over data sets** | " + " | ".join(f"{overall[m]:.4f}" for m in methods) + " |")
     others = [m for m in methods if m != "vaekit"]
     verdict = ""
     if "vaekit" in overall and others:
         above = all(overall["vaekit"] > overall[m] for m in others)
-        verdict = (f"vaekit's mean ROC-AUC {overall['vaekit']:.4f} is {'above' if above else 'not above'} both "
-                   f"of theirs ({', '.join(f'{m} {overall[m]:.4f}' for m in others)}); target: above both.")
+        verdict = (
+            f"vaekit's mean ROC-AUC {overall['vaekit']:.4f} is {'above' if above else 'not above'} both "
+            f"of theirs ({', '.join(f'{m} {overall[m]:.4f}' for m in others)}); target: above both."
+        )
     table = "\n".join(header + body)
     print(table)
     print(verdict)
     out = ROOT / "benchmarks" / "results" / "anomaly.json"
-    record = {"date": today(), "machine": machine(), "seeds": args.seeds, "rows": rows, "summary": summary,
-              "mean_over_datasets": overall, "verdict": verdict}
+    record = {
+        "date": today(),
+        "machine": machine(),
+        "seeds": args.seeds,
+        "rows": rows,
+        "summary": summary,
+        "mean_over_datasets": overall,
+        "verdict": verdict,
+    }
     out.write_text(json.dumps(record, indent=2) + "\n")
     if not args.no_docs:
         minutes = sum(r["seconds"] for r in rows) / 60
@@ -109,7 +133,7 @@ detector fitted on the training part without labels (its anomalies included) and
 ROC-AUC, mean ± standard deviation over {args.seeds} seeds (the seed draws the split and seeds each detector).
 vaekit is `VAEAnomalyDetector()` with its defaults: score = importance-sampled -log p(x) with 100 draws, a
 Gaussian MLP VAE 64-64 with latent size features/2 (2 to 16), 100 epochs at most with early stopping on 10% of
-the training rows. PyOD {__import__('pyod').__version__}: `pyod.models.vae.VAE(random_state=seed)` and
+the training rows. PyOD {__import__("pyod").__version__}: `pyod.models.vae.VAE(random_state=seed)` and
 `pyod.models.iforest.IForest(random_state=seed)`, defaults otherwise. Bold: the best per row. Raw rows:
 `benchmarks/results/anomaly.json`.
 

@@ -86,8 +86,9 @@ def main() -> int:
                 t0 = time.perf_counter()
                 filled = imputer(method, seed).fit_transform(holes)
                 mse = float(((filled - x)[removed] ** 2).mean())
-                rows.append({"dataset": name, "seed": seed, "method": method, "mse": mse,
-                             "seconds": time.perf_counter() - t0})
+                rows.append(
+                    {"dataset": name, "seed": seed, "method": method, "mse": mse, "seconds": time.perf_counter() - t0}
+                )
                 print(f"{name:14s} seed {seed} {method:26s} mse {mse:.4f}  {rows[-1]['seconds']:.1f} s", flush=True)
     out = ROOT / "benchmarks" / "results" / "impute.json"
     record = {"date": today(), "machine": machine(), "rate": args.rate, "seeds": args.seeds, "rows": rows}
@@ -104,8 +105,10 @@ def main() -> int:
             means[m] = (float(np.mean(v)), float(np.std(v)))
         summary[name] = means
         best = min(means, key=lambda m: means[m][0])
-        cells = [f"**{means[m][0]:.3f}** ± {means[m][1]:.3f}" if m == best else f"{means[m][0]:.3f} ± {means[m][1]:.3f}"
-                 for m in methods]
+        cells = [
+            f"**{means[m][0]:.3f}** ± {means[m][1]:.3f}" if m == best else f"{means[m][0]:.3f} ± {means[m][1]:.3f}"
+            for m in methods
+        ]
         shape = load(name).shape
         table.append(f"| {name} ({shape[0]} x {shape[1]}) | " + " | ".join(cells) + " |")
         if "vaekit" in means and all(means["vaekit"][0] < means[m][0] for m in methods if m != "vaekit"):
@@ -123,7 +126,7 @@ def main() -> int:
         update_docs(
             "Missing-data imputation (issue 4)",
             f"""
-`python benchmarks/impute.py` ({today()}, {machine()}; about {sum(r['seconds'] for r in rows) / 60:.0f} min).
+`python benchmarks/impute.py` ({today()}, {machine()}; about {sum(r["seconds"] for r in rows) / 60:.0f} min).
 Each data set is standardised; {args.rate:.0%} of the entries are removed completely at random (a row that lost
 everything gets one entry back); mean squared error on the removed entries, mean ± standard deviation over
 {args.seeds} seeds (the seed draws the holes and seeds the imputers). vaekit is `VAEImputer()` with its defaults

@@ -336,3 +336,22 @@ def test_estimators_raise_sklearn_errors():
         VAEImputer(epochs=1).fit(x)
     with pytest.raises(ValueError, match="contamination"):
         VAEAnomalyDetector(contamination=0.7, epochs=1).fit(np.zeros((10, 2)))
+
+
+def test_image_detector_flags_noise_among_digits():
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data / 16.0  # rows of 64 flattened pixels in [0, 1]
+    noise = np.random.default_rng(0).random((20, 64))
+    detector = VAEAnomalyDetector(
+        image_shape=(1, 8, 8),
+        arch="conv",
+        likelihood="bernoulli",
+        hidden=(8, 16),
+        epochs=5,
+        n_samples=16,
+        random_state=0,
+    ).fit(x[:500])
+    normality = detector.score_samples(np.vstack([x[1000:1100], noise]))
+    assert normality.shape == (120,)
+    assert normality[100:].max() < np.median(normality[:100]), "noise images are less normal than held-out digits"
