@@ -13,17 +13,20 @@ __version__ = "0.1.0"
 
 from vaekit.apps.evaluation import evaluate_run  # noqa: E402
 from vaekit.apps.fit import fit, train  # noqa: E402
-from vaekit.apps.generation import decode, encode, reconstruct, sample  # noqa: E402
+from vaekit.apps.generation import decode, encode, reconstruct, sample, sample_by_label  # noqa: E402
+from vaekit.apps.latent import interpolate, latent_map, traverse  # noqa: E402
+from vaekit.apps.report import write_report  # noqa: E402
 from vaekit.build import build_vae, load  # noqa: E402
 from vaekit.config import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainConfig  # noqa: E402
 from vaekit.data import Dataset, load_dataset  # noqa: E402
 from vaekit.errors import DataError, RunFolderError, TrainingError, VaekitError  # noqa: E402
-from vaekit.evaluate import Evaluation, evaluate_model  # noqa: E402
+from vaekit.evaluate import MIG, Evaluation, evaluate_model, mutual_information_gap  # noqa: E402
 from vaekit.model import VAE, Decoder, Encoder, LadderVAE, MixturePrior, StandardNormalPrior, VampPrior  # noqa: E402
-from vaekit.objectives import Loss, elbo, iwae  # noqa: E402
+from vaekit.objectives import Loss, beta_tc, elbo, iwae  # noqa: E402
 from vaekit.train import RunFolder, Trainer  # noqa: E402
 
 __all__ = [
+    "MIG",
     "VAE",
     "DataConfig",
     "DataError",
@@ -46,6 +49,7 @@ __all__ = [
     "VaekitError",
     "VampPrior",
     "__version__",
+    "beta_tc",
     "build_vae",
     "decode",
     "elbo",
@@ -53,10 +57,16 @@ __all__ = [
     "evaluate_model",
     "evaluate_run",
     "fit",
+    "interpolate",
     "iwae",
+    "latent_map",
     "load",
     "load_dataset",
+    "mutual_information_gap",
     "reconstruct",
     "sample",
+    "sample_by_label",
     "train",
+    "traverse",
+    "write_report",
 ]

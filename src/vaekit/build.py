@@ -16,8 +16,9 @@ from vaekit.config import FORMAT_VERSION, ModelConfig, RunConfig, parse_run_conf
 from vaekit.distributions import BernoulliHead, DiagonalGaussianHead, GaussianHead, MixedTableHead
 from vaekit.errors import RunFolderError, VaekitError
 from vaekit.model import VAE, Decoder, Encoder, LadderVAE, MixturePrior, StandardNormalPrior, VampPrior
+from vaekit.model.condition import OneHotLabel
 from vaekit.model.recurrent import Conductor, RecurrentDecoder, TokenSequenceTrunk
-from vaekit.nn import ACTIVATIONS, ConvDecoderTrunk, ConvEncoderTrunk, TableInput, mlp
+from vaekit.nn import ACTIVATIONS, ConcatFlat, ConcatPlanes, ConvDecoderTrunk, ConvEncoderTrunk, TableInput, mlp
 from vaekit.train.checkpoint import RunFolder
 
 
@@ -112,7 +113,8 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
     """Build a VAE for examples of shape ``x_shape`` (``(D,)`` tables, ``(C, H, W)`` images).
 
     ``build_vae((1, 28, 28), arch="conv", latent_dim=32)``; keywords override fields of ``model``. A config
-    with ``ladder`` layers builds a :class:`~vaekit.model.LadderVAE`, which has the same interface.
+    with ``ladder`` layers builds a :class:`~vaekit.model.LadderVAE`, which has the same interface. With
+    ``classes = K > 0`` the encoder and decoder both see a one-hot label: a conditional VAE.
     """
     cfg = resolve_model_config(model, **overrides)
     x_shape = tuple(int(d) for d in x_shape)
@@ -126,7 +128,7 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
     d = cfg.latent_dim
     enc_head = DiagonalGaussianHead()
     dec_head = _likelihood_head(cfg, x_shape)
-    p = dec_head.params_per_dim
+    p, k = dec_head.params_per_dim, cfg.classes
     if cfg.arch == "mlp":
         n = math.prod(x_shape)
         n_out = getattr(dec_head, "n_params", p * n)
@@ -136,19 +138,21 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
             n = table_input.width
         else:
             first = nn.Flatten()
-        enc_trunk: nn.Module = nn.Sequential(first, mlp(n, hidden, enc_head.params_per_dim * d, cfg.activation))
-        dec_trunk: nn.Module = mlp(d, hidden[::-1], n_out, cfg.activation)
+        enc_mlp = mlp(n + k, hidden, enc_head.params_per_dim * d, cfg.activation)
+        enc_trunk: nn.Module = ConcatFlat(enc_mlp, first) if k else nn.Sequential(first, enc_mlp)
+        dec_trunk: nn.Module = mlp(d + k, hidden[::-1], n_out, cfg.activation)
     else:
         if len(x_shape) != 3:
             raise VaekitError(
                 f"the conv model needs images (C, H, W), got examples of shape {x_shape}", "use --model mlp"
             )
-        enc_trunk = ConvEncoderTrunk(x_shape, hidden, enc_head.params_per_dim * d, cfg.activation)
         c, h, w = x_shape
-        dec_trunk = ConvDecoderTrunk(d, hidden, (p * c, h, w), cfg.activation)
+        enc_trunk = ConvEncoderTrunk((c + k, h, w), hidden, enc_head.params_per_dim * d, cfg.activation)
+        enc_trunk = ConcatPlanes(enc_trunk) if k else enc_trunk
+        dec_trunk = ConvDecoderTrunk(d + k, hidden, (p * c, h, w), cfg.activation)
     return VAE(
-        Encoder(enc_trunk, enc_head, x_shape, d),
-        Decoder(dec_trunk, dec_head, x_shape, d),
+        Encoder(enc_trunk, enc_head, x_shape, d, OneHotLabel(k) if k else None),
+        Decoder(dec_trunk, dec_head, x_shape, d, OneHotLabel(k) if k else None),
         build_prior(cfg, x_shape),
         config={"x_shape": list(x_shape), "model": cfg.model_dump(mode="json")},
     )

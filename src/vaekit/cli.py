@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import typer
 
 import vaekit
-from vaekit.apps.generation import check_output, write_array, write_reconstruction_picture
+from vaekit.apps import latent
+from vaekit.apps.evaluation import mig_run
+from vaekit.apps.generation import check_output, sample_by_label, write_array, write_reconstruction_picture
+from vaekit.apps.images import save_image_grid
 from vaekit.apps.music import (
     check_melody_output,
     evaluate_melody_run,
@@ -151,7 +155,10 @@ def train(
     beta: float = typer.Option(None, "--beta", help="weight of the KL term [default: 1]"),
     kl_warmup: float = typer.Option(None, "--kl-warmup", help="epochs of linear KL warm-up [default: 0]"),
     free_bits: float = typer.Option(None, "--free-bits", help="nats per latent dimension [default: 0]"),
-    objective: str = typer.Option(None, "--objective", help="elbo | iwae [default: elbo]"),
+    objective: str = typer.Option(None, "--objective", help="elbo | iwae | beta-tc [default: elbo]"),
+    alpha: float = typer.Option(None, "--alpha", help="beta-tc: weight of the index-code MI [default: 1]"),
+    gamma: float = typer.Option(None, "--gamma", help="beta-tc: weight of the dimension-wise KL [default: 1]"),
+    condition: str = typer.Option(None, "--condition", help="none | label: a conditional VAE [default: none]"),
     iwae_k: int = typer.Option(None, "--k", help="importance samples per example for --objective iwae [default: 50]"),
     prior: str = typer.Option(None, "--prior", help="normal | mog | vamp (VampPrior) [default: normal]"),
     components: int = typer.Option(None, "--components", help="mixture components of the prior [mog 10, vamp 500]"),
@@ -177,6 +184,7 @@ def train(
     device: str = typer.Option(None, "--device", help="auto | cpu | cuda | mps [default: auto]"),
     out: Path = typer.Option(None, "--out", help="run folder [default: runs/<data>-<model>-<time>]"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint"),
+    report: bool = typer.Option(None, "--report/--no-report", help="write report.html at the end [default: yes]"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print only errors and the final figures"),
     config: Path = typer.Option(None, "--config", help="TOML file with [data] [model] [objective] [train] tables"),
 ) -> None:
@@ -190,7 +198,13 @@ def train(
     _setup_logging(quiet, callbacks[0].console if callbacks else None)
     flags = _drop_none(
         {
-            "data": {"name": data, "binarize": binarize, "val_fraction": val_fraction, "bars": bars},
+            "data": {
+                "name": data,
+                "binarize": binarize,
+                "val_fraction": val_fraction,
+                "bars": bars,
+                "condition": condition,
+            },
             "model": {
                 "decoder": decoder,
                 "cell": cell,
@@ -207,6 +221,8 @@ def train(
                 "name": objective,
                 "k": iwae_k,
                 "beta": beta,
+                "alpha": alpha,
+                "gamma": gamma,
                 "kl_warmup": kl_warmup,
                 "free_bits": free_bits,
             },
@@ -226,6 +242,7 @@ def train(
                 "skip_grad_norm": skip_grad_norm,
                 "time_limit": time_limit,
                 "precision": precision,
+                "report": report,
             },
         }
     )
@@ -267,8 +284,25 @@ def _print_summary(result: Any, quiet: bool) -> None:
 
 
 def _run_data(run: Path, data: str | None, data_dir: Path | None, split: str):
+    return _run_data_labels(run, data, data_dir, split)[0]
+
+
+def _run_data_labels(run: Path, data: str | None, data_dir: Path | None, split: str):
+    """``(x, labels or None)`` of ``split`` of ``--data``, or of the data set the run was trained on."""
     config, _ = read_run_record(run)
-    return load_dataset(data or config.data.name, data_dir, bars=config.data.bars).split(split)
+    dataset = load_dataset(data or config.data.name, data_dir, bars=config.data.bars)
+    x = dataset.split(split)
+    y = dataset.labels.get(split if split in dataset.splits else "train")
+    return x, (y if y is not None and len(y) == len(x) else None)
+
+
+def _labels_for(vae: Any, y: Any) -> Any:
+    """The labels a conditional model needs (an error if the data has none); None for other models."""
+    if not getattr(vae, "n_classes", 0):
+        return None
+    if y is None:
+        raise VaekitError("this model is conditional and the data has no labels", "use labelled data")
+    return y
 
 
 def _write_melodies(rows: Any, output: Path, **kwargs: Any) -> None:
@@ -294,21 +328,36 @@ def _reconstruct_melodies(run: Path, data: str | None, data_dir: Path | None, sp
 @app.command()
 def sample(
     run: Path = typer.Argument(..., help="run folder"),
-    n: int = typer.Option(64, "-n", help="number of samples"),
+    n: int = typer.Option(64, "-n", help="number of samples (with --grid-by-label: per class, default 10)"),
     temperature: float = typer.Option(
         1.0, "--temperature", "-t", help="prior scale T: z ~ N(0, T^2 I); melodies: softmax temperature"
     ),
     seed: int = typer.Option(None, "--seed", help="seed for repeatable draws"),
     greedy: bool = typer.Option(False, "--greedy", help="melody: the most likely token at each step"),
+    label: int = typer.Option(None, "--label", help="conditional VAE: draw this class"),
+    grid_by_label: bool = typer.Option(False, "--grid-by-label", help="conditional VAE: a row of -n draws per class"),
     output: Path = typer.Option(..., "-o", "--output", help=".png grid or .npy array; melodies .mid/.wav/.png/folder"),
 ) -> None:
-    """Draw new examples from the prior and decode them (melodies: at softmax temperature T)."""
+    """Draw new examples from the prior and decode them (a conditional VAE: of one class, or a row per class)."""
     if is_melody_run(run):
         rows = sample_melodies(run, n, temperature=temperature, greedy=greedy, seed=seed)
         return _write_melodies(rows, output)
     check_output(output, {".png", ".npy"})
     vae = vaekit.load(run)
-    write_array(vaekit.sample(vae, n, temperature=temperature, seed=seed), output)
+    if grid_by_label:
+        if label is not None:
+            raise VaekitError("--label and --grid-by-label exclude each other", "give one of them")
+        per_class = n if n != 64 else 10  # -n counts draws per class here; 10 unless given
+        images = sample_by_label(vae, per_class, temperature=temperature, seed=seed)
+        if output.suffix.lower() == ".png" and images.ndim == 4:
+            save_image_grid(images, output, nrow=per_class)
+        else:
+            write_array(images, output)
+    else:
+        n_classes = getattr(vae, "n_classes", 0)
+        if n_classes and label is None:
+            raise VaekitError("this model is conditional", f"give --label 0..{n_classes - 1} or --grid-by-label")
+        write_array(vaekit.sample(vae, n, temperature=temperature, seed=seed, y=label), output)
     typer.echo(f"wrote {output}")
 
 
@@ -326,10 +375,11 @@ def reconstruct(
         return _reconstruct_melodies(run, data, data_dir, split, n, output)
     check_output(output, {".png", ".npy"})
     vae = vaekit.load(run)
-    x = _run_data(run, data, data_dir, split)
+    x, y = _run_data_labels(run, data, data_dir, split)
+    y = _labels_for(vae, y)
     limit = n if n is not None else (32 if output.suffix.lower() == ".png" else len(x))
-    x = x[: max(limit, 1)]
-    x_hat = vaekit.reconstruct(vae, x)
+    x, y = x[: max(limit, 1)], (None if y is None else y[: max(limit, 1)])
+    x_hat = vaekit.reconstruct(vae, x, y=y)
     if output.suffix.lower() == ".png":
         write_reconstruction_picture(x, x_hat, output)
     else:
@@ -350,8 +400,8 @@ def encode(
     """Map inputs to latent codes (posterior means, or draws with --sample)."""
     check_output(output, {".npy", ".csv"})
     vae = vaekit.load(run)
-    x = _run_data(run, data, data_dir, split)
-    write_array(vaekit.encode(vae, x, sample=draw, seed=seed), output, column_prefix="z")
+    x, y = _run_data_labels(run, data, data_dir, split)
+    write_array(vaekit.encode(vae, x, sample=draw, seed=seed, y=_labels_for(vae, y)), output, column_prefix="z")
     typer.echo(f"wrote {output}")
 
 
@@ -366,11 +416,18 @@ def evaluate(
     limit: int = typer.Option(None, "--limit", help="evaluate only the first N examples"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | mps"),
     json_out: Path = typer.Option(None, "--json", help="also write the figures to this .json file"),
+    metric: str = typer.Option("nll", "--metric", help="nll (likelihood, ELBO, active units) | mig (disentanglement)"),
 ) -> None:
-    """Importance-sampled log-likelihood (nats, bits/dim), the ELBO's terms and active units on held-out data."""
+    """Importance-sampled log-likelihood (nats, bits/dim), the ELBO's terms and active units on held-out data;
+    or, with --metric mig, the Mutual Information Gap against the data's ground-truth factors."""
     if json_out is not None:
         check_output(json_out, {".json"})
+    if metric not in ("nll", "mig"):
+        raise VaekitError(f"unknown metric {metric!r}", "use --metric nll or --metric mig")
     _setup_logging(quiet=False)
+    if metric == "mig":
+        _evaluate_mig(run, data, data_dir, split, limit, device, json_out)
+        return
     result = vaekit.evaluate_run(
         run, data=data, split=split, k=k, seed=seed, limit=limit, data_dir=data_dir, device=device
     )
@@ -414,6 +471,142 @@ def _melody_rows(table: Any, f: dict[str, Any]) -> None:
     table.add_row("pitch-class distance (samples vs data)", f"{f['pitch_class_distance']:.3f}")
     for key in ("in_key", "notes_per_bar", "pitch_range", "silent"):
         table.add_row(f"{key} (samples / data)", f"{f['samples/' + key]:.3f} / {f['data/' + key]:.3f}")
+
+
+def _evaluate_mig(run, data, data_dir, split, limit, device, json_out) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    result = mig_run(run, data=data, split=split, limit=limit, data_dir=data_dir, device=device)
+    if json_out is not None:
+        atomic_write_text(json_out, json.dumps(result.to_dict(), indent=2) + "\n")
+    table = Table(title=f"{run}: MIG over {result.n_examples} {split} examples")
+    for col in ("factor", "gap", "best dimension", "H(factor) nats"):
+        table.add_column(col, justify="left" if col == "factor" else "right")
+    for name, gap, top, h in zip(result.factor_names, result.gaps, result.top_dims, result.entropy, strict=True):
+        table.add_row(name, f"{gap:.3f}", f"z{top}", f"{h:.2f}")
+    table.add_row("MIG (mean)", f"{result.mig:.3f}", "", "")
+    Console().print(table)
+    if json_out is not None:
+        typer.echo(f"wrote {json_out}")
+
+
+def _held_out(run: Path, data: str | None, data_dir: Path | None, split: str, vae: Any):
+    x, y = _run_data_labels(run, data, data_dir, split)
+    return x, y, _labels_for(vae, y)
+
+
+@app.command()
+def interpolate(
+    run: Path = typer.Argument(..., help="run folder"),
+    second: str = typer.Argument(None, help="melodies: the second file, as in --data a.mid b.mid", show_default=False),
+    data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: the run's data]; melodies: two files"),
+    data_dir: Path = typer.Option(None, "--data-dir"),
+    split: str = typer.Option("test", "--split", help="split of a registered data set"),
+    pairs: int = typer.Option(8, "--pairs", help="number of random held-out pairs (a row each)"),
+    steps: int = typer.Option(10, "--steps", help="decoded points per path, ends included"),
+    method: str = typer.Option("lerp", "--method", help="lerp | slerp"),
+    seed: int = typer.Option(0, "--seed", help="which pairs"),
+    output: Path = typer.Option(..., "-o", "--output", help=".png (a row per pair), .gif (animated) or .npy"),
+) -> None:
+    """Decode points on the latent path between pairs of held-out inputs (shown at the ends of each row).
+
+    For a melody model: ``--data a.mid b.mid -o morph.mid`` gives the melodies between two tunes (.mid/.wav played
+    one after the other, .png their piano rolls).
+    """
+    if is_melody_run(run):
+        from vaekit.apps.music import interpolate_melody_files
+
+        if data is None or second is None:
+            raise VaekitError("a melody interpolation needs two files", "give --data a.mid b.mid")
+        interpolate_melody_files(run, data, second, steps, method=method, output=output)
+        typer.echo(f"wrote {output}")
+        return
+    if second is not None:
+        raise VaekitError(f"unexpected argument {second!r}", "give one --data for image models")
+    check_output(output, {".png", ".gif", ".npy"})
+    vae = vaekit.load(run)
+    x, _, y = _held_out(run, data, data_dir, split, vae)
+    a, b = latent.choose_pairs(len(x), pairs, seed=seed, labels=y)
+    result = latent.interpolate(vae, x[a], x[b], steps=steps, method=method, y=None if y is None else y[a])
+    latent.write_interpolation(result, output)
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def traverse(
+    run: Path = typer.Argument(..., help="run folder"),
+    data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: the run's data]"),
+    data_dir: Path = typer.Option(None, "--data-dir"),
+    split: str = typer.Option("test", "--split", help="split of a registered data set"),
+    dims: str = typer.Option("all", "--dims", help="all (ordered by KL) or a list such as 0,3,5"),
+    span: float = typer.Option(3.0, "--range", help="each dimension goes from -RANGE to RANGE (prior std units)"),
+    steps: int = typer.Option(9, "--steps", help="values per dimension"),
+    index: int = typer.Option(0, "--index", help="the held-out example whose posterior mean is the base point"),
+    output: Path = typer.Option(..., "-o", "--output", help=".png (a row per dimension) or .npy"),
+) -> None:
+    """Vary one latent dimension at a time around a base point: a row per dimension, largest KL first."""
+    check_output(output, {".png", ".npy"})
+    vae = vaekit.load(run)
+    x, _, y = _held_out(run, data, data_dir, split, vae)
+    if not 0 <= index < len(x):
+        raise VaekitError(f"--index {index} is outside the {len(x)} {split} examples")
+    # the KL order needs a sample of the data, not all of it; the base example goes first
+    rows = torch.cat([torch.tensor([index]), torch.linspace(0, len(x) - 1, min(len(x), 2000)).long()])
+    result = latent.traverse(
+        vae, x[rows], dims=dims, span=span, steps=steps, base_index=0, y=None if y is None else y[rows]
+    )
+    latent.write_traversal(result, output)
+    typer.echo(f"wrote {output} (dimensions {', '.join(str(d) for d in result.dims)})")
+
+
+@app.command("latent-map")
+def latent_map_command(
+    run: Path = typer.Argument(..., help="run folder"),
+    data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: the run's data]"),
+    data_dir: Path = typer.Option(None, "--data-dir"),
+    split: str = typer.Option("test", "--split", help="split of a registered data set"),
+    limit: int = typer.Option(5000, "--limit", help="at most this many examples in the scatter"),
+    grid: int = typer.Option(12, "--grid", help="decoded images per side of the manifold"),
+    output: Path = typer.Option(..., "-o", "--output", help=".png, or .npz (coords, labels, manifold)"),
+) -> None:
+    """Latent means coloured by label beside the decoded manifold (2-D latent; else the first two PCs)."""
+    check_output(output, {".png", ".npz"})
+    if limit < 2:
+        raise VaekitError(f"--limit must be at least 2, got {limit}")
+    vae = vaekit.load(run)
+    x, labels, y = _held_out(run, data, data_dir, split, vae)
+    rows = torch.linspace(0, len(x) - 1, min(len(x), limit)).long()
+    result = latent.latent_map(
+        vae, x[rows], None if labels is None else labels[rows], grid=grid, y=None if y is None else y[rows]
+    )
+    if output.suffix.lower() == ".png":
+        latent.write_picture(latent.latent_map_png(result, title=str(run)), output)
+    else:
+        import io
+
+        buf = io.BytesIO()
+        extra = {} if result.labels is None else {"labels": result.labels}
+        np.savez(buf, coords=result.coords, manifold=result.manifold, axes=result.axes, center=result.center, **extra)
+        latent.write_picture(buf.getvalue(), output)
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def report(
+    run: Path = typer.Argument(..., help="run folder"),
+    data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: the run's data]"),
+    data_dir: Path = typer.Option(None, "--data-dir"),
+    split: str = typer.Option("test", "--split", help="held-out split for the pictures"),
+    output: Path = typer.Option(None, "-o", "--output", help=".html file [default: RUN/report.html]"),
+) -> None:
+    """One self-contained HTML page: config, figures, curves, samples, reconstructions, latent pictures."""
+    output = output or run / "report.html"
+    check_output(output, {".html"})
+    from vaekit.apps.report import write_report
+
+    write_report(run, output, data=data, data_dir=data_dir, split=split)
+    typer.echo(f"wrote {output}")
 
 
 anomaly_app = typer.Typer(

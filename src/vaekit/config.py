@@ -27,6 +27,7 @@ class DataConfig(_Strict):
     binarize: Literal["none", "dynamic"] = "none"
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="held out from train when no val split exists")
     bars: int | None = Field(None, ge=1, le=64, description="bars (16 steps each) per melody window; default 2")
+    condition: Literal["none", "label"] = Field("none", description="label: a conditional VAE on the data's labels")
 
 
 class ModelConfig(_Strict):
@@ -47,6 +48,7 @@ class ModelConfig(_Strict):
     ladder: tuple[int, ...] = Field(
         (), description="sizes of the stochastic layers below the top one (bottom first): a Ladder VAE"
     )
+    classes: int = Field(0, ge=0, le=100_000, description="labels a conditional VAE sees; 0: unconditional")
     categories: tuple[int, ...] = Field(
         (), description="mixed likelihood: per column, 0 if numeric, else its number of levels (>= 2)"
     )
@@ -86,6 +88,14 @@ class ModelConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _condition_fits(self) -> ModelConfig:
+        if self.classes == 1:
+            raise ValueError("classes: a conditional VAE needs at least 2 labels")
+        if self.classes and (self.ladder or self.prior == "vamp"):
+            raise ValueError("classes: the conditional VAE is single-layer with a normal or mog prior")
+        return self
+
+    @model_validator(mode="after")
     def _mixed_needs_categories(self) -> ModelConfig:
         if (self.likelihood == "mixed") != bool(self.categories):
             raise ValueError("categories: a mixed likelihood needs the levels per column, and only it takes them")
@@ -112,18 +122,25 @@ class ModelConfig(_Strict):
 
 
 class ObjectiveConfig(_Strict):
-    """The training objective: negative ELBO with β, KL warm-up and free bits; or the IWAE bound with k draws."""
+    """The training objective: negative ELBO with β, KL warm-up and free bits; the IWAE bound with k draws; or
+    the β-TC-VAE's decomposed ELBO (α on index-code MI, β on total correlation, γ on dimension-wise KL)."""
 
-    name: Literal["elbo", "iwae"] = "elbo"
+    name: Literal["elbo", "iwae", "beta-tc"] = "elbo"
     k: int = Field(50, ge=1, le=100_000, description="importance samples per example for iwae")
     beta: float = Field(1.0, ge=0.0)
     kl_warmup: float = Field(0.0, ge=0.0, description="epochs of linear KL warm-up from 0 to beta")
     free_bits: float = Field(0.0, ge=0.0, description="nats per latent dimension below which KL is free")
+    alpha: float = Field(1.0, ge=0.0, description="beta-tc: weight of the index-code mutual information")
+    gamma: float = Field(1.0, ge=0.0, description="beta-tc: weight of the dimension-wise KL")
 
     @model_validator(mode="after")
     def _iwae_has_no_kl_weight(self) -> ObjectiveConfig:
         if self.name == "iwae" and (self.beta != 1.0 or self.kl_warmup > 0 or self.free_bits > 0):
             raise ValueError("the iwae bound has no KL term to weigh: beta, kl_warmup and free_bits apply to elbo")
+        if self.name == "beta-tc" and (self.kl_warmup > 0 or self.free_bits > 0):
+            raise ValueError("beta-tc weighs its three KL terms with alpha, beta, gamma: no kl_warmup or free_bits")
+        if self.name != "beta-tc" and (self.alpha != 1.0 or self.gamma != 1.0):
+            raise ValueError("alpha and gamma weigh the terms of the beta-tc objective: use --objective beta-tc")
         return self
 
 
@@ -145,6 +162,7 @@ class TrainConfig(_Strict):
     lr_patience: int = Field(5, ge=1, description="plateau: halve the rate after this many epochs without gain")
     skip_grad_norm: float | None = Field(None, gt=0.0, description="skip updates whose gradient norm exceeds this")
     time_limit: float | None = Field(None, gt=0.0, description="stop after the epoch that passes this many minutes")
+    report: bool = Field(True, description="write report.html into the run folder when training ends")
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="bf16: matrix products under bfloat16 autocast; likelihoods stay in float32"
     )

@@ -106,3 +106,30 @@ class TableInput(nn.Module):
             one_hot = nn.functional.one_hot(filled[:, j].long().clamp(0, k - 1), k).to(x.dtype)
             parts.append(one_hot * observed[:, j : j + 1])
         return torch.cat(parts, dim=1)
+
+
+class ConcatFlat(nn.Module):
+    """``(x, c) -> inner(concat(first(x), c))``: an MLP trunk that also sees a condition vector ``c (N, K)``.
+
+    ``first`` maps ``x`` to ``(N, features)`` (default: flatten; e.g. :class:`TableInput` for tables).
+    """
+
+    def __init__(self, inner: nn.Module, first: nn.Module | None = None):
+        super().__init__()
+        self.inner, self.first = inner, first if first is not None else nn.Flatten()
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = self.first(x)
+        return self.inner(torch.cat([h, c.to(h.dtype)], dim=1))
+
+
+class ConcatPlanes(nn.Module):
+    """``(x, c) -> inner(concat(x, c as constant planes))``: a conv trunk that also sees ``c (N, K)``."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        planes = c.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+        return self.inner(torch.cat([x, planes], dim=1))

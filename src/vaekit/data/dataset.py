@@ -16,12 +16,15 @@ class Dataset:
 
     Images are ``(N, C, H, W)`` with values in [0, 1]; tables are ``(N, D)``. Registered data sets carry
     their standard splits (``train``, ``test``, and ``val`` where the benchmark fixes one); a file is one
-    ``train`` split.
+    ``train`` split. Data generated from known factors (``shapes``) also carries ``factors``: per split an
+    integer tensor ``(N, n_factors)`` of factor indices, named by ``factor_names``.
     """
 
     name: str
     splits: dict[str, torch.Tensor]
     labels: dict[str, torch.Tensor] = field(default_factory=dict)
+    factors: dict[str, torch.Tensor] = field(default_factory=dict)
+    factor_names: tuple[str, ...] = ()
 
     @property
     def x_shape(self) -> tuple[int, ...]:

@@ -1,7 +1,16 @@
 """Evaluation: the importance-sampled log-likelihood, bits per dimension, and latent diagnostics."""
 
 from vaekit.evaluate.diagnostics import active_units
+from vaekit.evaluate.disentanglement import MIG, mutual_information_gap
 from vaekit.evaluate.evaluation import Evaluation, evaluate_model
 from vaekit.evaluate.likelihood import ImportanceSample, importance_sample
 
-__all__ = ["Evaluation", "ImportanceSample", "active_units", "evaluate_model", "importance_sample"]
+__all__ = [
+    "MIG",
+    "Evaluation",
+    "ImportanceSample",
+    "active_units",
+    "evaluate_model",
+    "importance_sample",
+    "mutual_information_gap",
+]

@@ -44,16 +44,23 @@ class Evaluation:
 
 
 def evaluate_model(
-    vae: nn.Module, x: torch.Tensor, *, k: int = 5000, seed: int | None = 0, max_draws: int = 8192
+    vae: nn.Module,
+    x: torch.Tensor,
+    *,
+    k: int = 5000,
+    seed: int | None = 0,
+    max_draws: int = 8192,
+    y: torch.Tensor | None = None,
 ) -> Evaluation:
     """Evaluate ``vae`` on examples ``x`` ``(N, *x_shape)`` (moved to the model's device).
 
-    See :func:`~vaekit.evaluate.likelihood.importance_sample` for the estimator and its memory bound.
+    See :func:`~vaekit.evaluate.likelihood.importance_sample` for the estimator and its memory bound. A
+    conditional VAE takes the labels ``y (N,)`` and measures log p(x | y).
     """
     device = next(vae.parameters()).device
     x = x.to(device)
     t0 = time.perf_counter()
-    result = importance_sample(vae, x, k=k, max_draws=max_draws, seed=seed)
+    result = importance_sample(vae, x, k=k, max_draws=max_draws, seed=seed, y=None if y is None else y.to(device))
     seconds = time.perf_counter() - t0
     n, d = len(x), math.prod(x.shape[1:])
     nll = -result.log_px.double()

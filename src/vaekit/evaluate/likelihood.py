@@ -40,7 +40,13 @@ def _chunks(n: int, size: int):
 
 @torch.no_grad()
 def importance_sample(
-    vae: nn.Module, x: torch.Tensor, *, k: int = 5000, max_draws: int = 8192, seed: int | None = 0
+    vae: nn.Module,
+    x: torch.Tensor,
+    *,
+    k: int = 5000,
+    max_draws: int = 8192,
+    seed: int | None = 0,
+    y: torch.Tensor | None = None,
 ) -> ImportanceSample:
     """Draw ``k`` z ~ q(z|x) per example and return the estimates of :class:`ImportanceSample`.
 
@@ -48,7 +54,7 @@ def importance_sample(
     arXiv:1509.00519). At most ``max_draws`` (example, draw) pairs go through the decoder at once: ``B``
     examples by ``s`` draws with ``B * s <= max_draws``; partial sums are merged with a running logsumexp, so
     memory does not grow with k. ``x`` is ``(N, *x_shape)`` on the model's device; ``seed`` makes it repeatable
-    (the global RNG is left as it was).
+    (the global RNG is left as it was). ``y (N,)``: labels for a conditional VAE (then it is log p(x | y)).
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
@@ -72,7 +78,7 @@ def importance_sample(
             kl_dims: torch.Tensor | None = None
             mean_sums: list[torch.Tensor] | None = None
             for s_lo, s_hi in _chunks(k, per_pass):
-                draw = vae(xb, s_hi - s_lo)
+                draw = vae(xb, s_hi - s_lo) if y is None else vae(xb, s_hi - s_lo, y=y[lo:hi])
                 log_px_z = draw.px.log_prob(xb)  # (s, B)
                 log_w = log_px_z + draw.log_pz - draw.log_qz
                 lse = torch.logaddexp(lse, torch.logsumexp(log_w, 0))

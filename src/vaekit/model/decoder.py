@@ -15,11 +15,21 @@ class Decoder(nn.Module):
     ``forward(z)`` takes ``z`` of shape ``(*lead, latent_dim)`` and returns a distribution with
     ``batch_shape == lead`` and ``event_shape == x_shape``. The trunk maps ``(N, latent_dim)`` to
     ``(N, P * prod(x_shape))`` or ``(N, P * C, H, W)``; either is read as ``(N, P, *x_shape)``.
+
+    With a ``condition`` it is p(x|z, y): ``forward(z, y)`` feeds the trunk ``concat(z, condition(y))``, so the
+    trunk takes ``latent_dim + K`` inputs; ``y`` has the batch shape ``lead[-1:]`` (broadcast over draws).
     """
 
-    def __init__(self, trunk: nn.Module, head: nn.Module, x_shape: Sequence[int], latent_dim: int):
+    def __init__(
+        self,
+        trunk: nn.Module,
+        head: nn.Module,
+        x_shape: Sequence[int],
+        latent_dim: int,
+        condition: nn.Module | None = None,
+    ):
         super().__init__()
-        self.trunk, self.head = trunk, head
+        self.trunk, self.head, self.condition = trunk, head, condition
         self.x_shape, self.latent_dim = tuple(x_shape), latent_dim
 
     @torch.no_grad()
@@ -36,9 +46,14 @@ class Decoder(nn.Module):
         bias = last.bias.view(self.head.params_per_dim, -1)
         bias[0] = target.flatten() if bias.shape[1] == target.numel() else target.flatten(1).mean(1)
 
-    def forward(self, z: torch.Tensor) -> Distribution:
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
         lead = z.shape[:-1]
-        params = self.trunk(z.reshape(-1, self.latent_dim))
+        if (y is None) != (self.condition is None):
+            raise ValueError("a conditional decoder needs labels y; an unconditional one takes none")
+        if y is not None:
+            c = self.condition(y)
+            z = torch.cat([z, c.expand(*lead, c.shape[-1])], dim=-1)
+        params = self.trunk(z.reshape(-1, z.shape[-1]))
         # a head may lay its parameters out its own way (a mixed table's logits per level), else P per dimension
         shape = getattr(self.head, "param_shape", None) or (self.head.params_per_dim, *self.x_shape)
         return self.head(params.view(*lead, *shape))

@@ -25,7 +25,9 @@ class Draw:
     - ``kl_per_dim``: the analytic KL per latent dimension of every layer concatenated, or ``None`` when the
       prior does not factorise;
     - ``latent_means``: per stochastic layer, the posterior mean given the draw of the layer above
-      (averaging it over draws gives E_q[z_l | x], used for active units).
+      (averaging it over draws gives E_q[z_l | x], used for active units);
+    - ``qz``: q(z|x) itself for a single-layer model (``None`` otherwise), for objectives that score every
+      draw of a batch under every example's posterior (the beta-TC-VAE's minibatch-weighted sampling).
 
     The importance weight of the draw is ``log_w = log p(x|z) + log p(z) - log q(z|x)``.
     """
@@ -36,6 +38,7 @@ class Draw:
     kl: torch.Tensor
     kl_per_dim: torch.Tensor | None
     latent_means: tuple[torch.Tensor, ...]
+    qz: Distribution | None = None
 
     # computed on first use: the ELBO with an analytic KL never needs them, the IWAE bound and the evaluator do
     @cached_property

@@ -20,6 +20,9 @@ class VAE(nn.Module):
     Shapes: ``x`` is ``(*lead, *x_shape)``, ``z`` is ``(*lead, latent_dim)``.
     ``config`` holds the model config it was built from (``None`` for a hand-composed VAE); run folders
     store it so :func:`vaekit.load` can rebuild the same architecture.
+
+    A conditional VAE is the same class with a conditional encoder and decoder (q(z|x, y), p(x|z, y), p(z)
+    unchanged): every method then takes the labels ``y`` ``(*lead,)``, and ``n_classes`` is their number.
     """
 
     def __init__(self, encoder: Encoder, decoder: Decoder, prior: nn.Module, config: dict[str, Any] | None = None):
@@ -39,21 +42,26 @@ class VAE(nn.Module):
     def latent_dim(self) -> int:
         return self.encoder.latent_dim
 
-    def encode(self, x: torch.Tensor) -> Distribution:
-        """q(z|x)."""
-        return self.encoder(x)
+    @property
+    def n_classes(self) -> int:
+        """Number of labels a conditional VAE takes; 0 for an unconditional one."""
+        return getattr(self.decoder.condition, "n_classes", 0)
 
-    def decode(self, z: torch.Tensor) -> Distribution:
-        """p(x|z)."""
-        return self.decoder(z)
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
+        """q(z|x), or q(z|x, y) for a conditional VAE."""
+        return self.encoder(x) if y is None else self.encoder(x, y)
 
-    def forward(self, x: torch.Tensor, n_samples: int | None = None) -> Draw:
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
+        """p(x|z), or p(x|z, y) for a conditional VAE."""
+        return self.decoder(z) if y is None else self.decoder(z, y)
+
+    def forward(self, x: torch.Tensor, n_samples: int | None = None, y: torch.Tensor | None = None) -> Draw:
         """One reparameterised pass: ``z ~ q(z|x)`` (``n_samples`` draws per example, leading), ``p(x|z)``.
 
         Everything an objective needs comes out of this one call (prior included), so a wrapper such as
         DistributedDataParallel sees every parameter used. See :class:`~vaekit.model.draw.Draw`.
         """
-        qz = self.encode(x)
+        qz = self.encode(x, y)
         z = qz.rsample(() if n_samples is None else (n_samples,))
         pz = self.prior()
         per_dim = kl_per_dim(qz, pz)
@@ -70,7 +78,7 @@ class VAE(nn.Module):
             def log_densities():
                 return qz.log_prob(z), pz.log_prob(z)
 
-        return Draw(z, self.decode(z), log_densities, kl, per_dim, (qz.mean.expand_as(z),))
+        return Draw(z, self.decode(z, y), log_densities, kl, per_dim, (qz.mean.expand_as(z),), qz)
 
     @torch.no_grad()
     def init_from_data(self, x: torch.Tensor) -> None:
@@ -95,16 +103,17 @@ class VAE(nn.Module):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         mean: bool = True,
+        y: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``n`` new examples decoded from prior draws, shape ``(n, *x_shape)``.
+        """``n`` new examples decoded from prior draws, shape ``(n, *x_shape)``; labels ``y (n,)`` if conditional.
 
         With ``mean=True`` (the default, what one looks at) each is E[x|z]; otherwise a draw x ~ p(x|z).
         """
         z = self.prior.sample(n, temperature=temperature, generator=generator)
-        px = self.decode(z)
+        px = self.decode(z, y)
         return px.mean if mean else px.sample()
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """E[x | z = E[z|x]]: the decoded posterior mean, shape of ``x``."""
-        return self.decode(self.encode(x).mean).mean
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E[x | z = E[z|x]]: the decoded posterior mean, shape of ``x`` (given labels ``y`` if conditional)."""
+        return self.decode(self.encode(x, y).mean, y).mean

@@ -8,7 +8,9 @@ from torch import nn
 from vaekit.objectives.loss import Loss
 
 
-def elbo(vae: nn.Module, x: torch.Tensor, *, beta: float = 1.0, free_bits: float = 0.0) -> Loss:
+def elbo(
+    vae: nn.Module, x: torch.Tensor, *, beta: float = 1.0, free_bits: float = 0.0, y: torch.Tensor | None = None
+) -> Loss:
     """Negative ELBO with weight ``beta`` on the KL, averaged over the batch (nats per example).
 
     loss = E_q[-log p(x|z)] + beta * KL(q(z|x) || p(z))   (Kingma & Welling 2014, arXiv:1312.6114;
@@ -18,9 +20,10 @@ def elbo(vae: nn.Module, x: torch.Tensor, *, beta: float = 1.0, free_bits: float
     Free bits (Kingma et al. 2016, arXiv:1606.04934): with ``free_bits = lambda > 0`` the KL that is
     optimised is sum_j max(lambda, mean_batch KL_j), so no latent dimension is pushed below lambda nats;
     for a prior that does not factorise, the clamp applies to the total KL. The logged ``kl`` term is always
-    the true KL. Shapes: ``x`` is ``(batch, *x_shape)``; terms are ``(batch,)``.
+    the true KL. Shapes: ``x`` is ``(batch, *x_shape)``; terms are ``(batch,)``; ``y`` ``(batch,)`` labels for a
+    conditional VAE.
     """
-    draw = vae(x)
+    draw = vae(x) if y is None else vae(x, y=y)
     recon = -draw.px.log_prob(x)
     kl = draw.kl
     if free_bits > 0:

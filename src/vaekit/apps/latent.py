@@ -1,0 +1,410 @@
+"""Exploring the latent space: interpolation, traversals and the latent map, as arrays and as pictures.
+
+Everything here goes through a model's public surface only (``encode(x) -> q(z|x)``, ``decode(z) -> p(x|z)``,
+``prior``), so it serves any model with that surface: image VAEs, table VAEs, and sequence VAEs whose decoder
+returns a distribution over melodies. Pictures are written by the ``write_*`` functions.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.distributions import Distribution
+
+from vaekit.apps.generation import likelihood, model_input, model_labels, posterior
+from vaekit.apps.images import _figure, image_grid
+from vaekit.distributions import kl_per_dim
+from vaekit.errors import VaekitError
+from vaekit.train.checkpoint import atomic_write_bytes
+
+METHODS = ("lerp", "slerp")
+
+
+def _device(vae) -> torch.device:
+    return next(vae.parameters()).device
+
+
+def _inputs(vae, x: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
+    """Arrays are validated as examples (float32); tensors pass as they are (token ids stay integers)."""
+    if isinstance(x, torch.Tensor):
+        if tuple(x.shape[1:]) != tuple(vae.x_shape):
+            raise VaekitError(f"{what} has examples of shape {tuple(x.shape[1:])}, the model expects {vae.x_shape}")
+        return x.detach().cpu()
+    return model_input(vae, x, what)
+
+
+def _mean(px) -> torch.Tensor:
+    return px.mean
+
+
+def latent_path(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "lerp") -> torch.Tensor:
+    """Points along a path from ``z0`` to ``z1`` (each ``(*lead, d)``): ``(*lead, steps, d)``, ends included.
+
+    ``lerp``: z(t) = (1 - t) z0 + t z1. ``slerp`` (spherical, White 2016, arXiv:1609.04468):
+    z(t) = sin((1 - t) w) / sin w * z0 + sin(t w) / sin w * z1 with w the angle between z0 and z1, which keeps
+    the norm typical of a Gaussian prior in many dimensions; nearly parallel codes fall back to lerp.
+    """
+    if method not in METHODS:
+        raise VaekitError(f"unknown interpolation method {method!r}", "use lerp or slerp")
+    if steps < 2:
+        raise VaekitError(f"an interpolation needs at least 2 steps, got {steps}")
+    t = torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device).view(-1, 1)
+    a, b = z0.unsqueeze(-2), z1.unsqueeze(-2)
+    if method == "lerp":
+        return (1 - t) * a + t * b
+    cos = (a * b).sum(-1, keepdim=True) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True)).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
+    sin = torch.sin(omega)
+    spherical = torch.sin((1 - t) * omega) / sin * a + torch.sin(t * omega) / sin * b
+    return torch.where(sin.abs() < 1e-4, (1 - t) * a + t * b, spherical)
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    """``inputs (P, 2, *x_shape)``: the real endpoints; ``z (P, steps, d)``: the latent path from the posterior
+    mean of one to the other; ``decoded (P, steps, *x_shape)``: E[x|z] along it; ``t (steps,)`` in [0, 1]."""
+
+    inputs: np.ndarray
+    z: np.ndarray
+    decoded: np.ndarray
+    t: np.ndarray
+
+
+@torch.no_grad()
+def interpolate(
+    vae,
+    x0: np.ndarray | torch.Tensor,
+    x1: np.ndarray | torch.Tensor,
+    *,
+    steps: int = 10,
+    method: str = "lerp",
+    y: np.ndarray | torch.Tensor | int | None = None,
+    summary: Callable[[Distribution], torch.Tensor] = _mean,
+) -> Interpolation:
+    """Encode pairs ``(x0[i], x1[i])`` to their posterior means, walk between them, decode every point.
+
+    ``x0`` and ``x1`` are ``(P, *x_shape)`` (tensors are passed to the encoder as they are, so integer token
+    sequences work); a conditional VAE takes one label per pair (``y``), used at both ends and along the path.
+    ``summary`` turns each p(x|z) into what is returned (default E[x|z]; e.g. ``lambda px: px.mode`` for a
+    categorical decoder). See :func:`latent_path` for ``method``.
+    """
+    vae.eval()
+    a, b = _inputs(vae, x0, "x0"), _inputs(vae, x1, "x1")
+    if len(a) != len(b):
+        raise VaekitError(f"{len(a)} start points but {len(b)} end points", "give pairs")
+    labels = model_labels(vae, y, len(a))
+    dev = _device(vae)
+    yd = None if labels is None else labels.to(dev)
+    z0, z1 = posterior(vae, a.to(dev), yd).mean, posterior(vae, b.to(dev), yd).mean
+    z = latent_path(z0, z1, steps, method)  # (P, steps, d)
+    flat = z.reshape(-1, z.shape[-1])
+    y_flat = None if yd is None else yd.repeat_interleave(steps)
+    decoded = summary(likelihood(vae, flat, y_flat)).reshape(len(a), steps, *vae.x_shape)
+    t = torch.linspace(0, 1, steps)
+    return Interpolation(torch.stack([a, b], 1).numpy(), z.cpu().numpy(), decoded.cpu().numpy(), t.numpy())
+
+
+def choose_pairs(
+    n: int, pairs: int, *, seed: int = 0, labels: torch.Tensor | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(a, b)`` of ``pairs`` distinct random pairs out of ``n`` rows (b of a's class if labelled)."""
+    if pairs < 1:
+        raise VaekitError(f"--pairs must be at least 1, got {pairs}")
+    if n < 2:
+        raise VaekitError(f"need at least 2 examples to interpolate between, got {n}")
+    rng = np.random.default_rng(seed)
+    a = rng.choice(n, size=min(pairs, n), replace=False)
+    if labels is None:
+        b = (a + rng.integers(1, n, size=len(a))) % n
+        return a, b
+    y = np.asarray(labels)
+    b = np.array(
+        [rng.choice(np.flatnonzero((y == y[i]) & (np.arange(n) != i)) if (y == y[i]).sum() > 1 else i) for i in a]
+    )
+    return a, b
+
+
+@dataclass(frozen=True)
+class Traversal:
+    """``decoded (n_dims, steps, *x_shape)``: row r varies latent dimension ``dims[r]`` over ``values``
+    around ``base (d,)``; ``kl (d,)``: each dimension's mean KL on the data it was ordered by (nats)."""
+
+    decoded: np.ndarray
+    dims: list[int]
+    values: np.ndarray
+    base: np.ndarray
+    kl: np.ndarray
+
+
+@torch.no_grad()
+def latent_kl(vae, x: np.ndarray | torch.Tensor, y=None, batch_size: int = 1024) -> np.ndarray:
+    """Mean KL(q(z_j|x) || p(z_j)) of each latent dimension over ``x``: ``(d,)`` nats.
+
+    For a prior that does not factorise (mixture, VampPrior) the variance of the posterior means over ``x``
+    stands in (the active-units statistic of Burda et al. 2016), which orders dimensions the same way.
+    """
+    vae.eval()
+    xs = model_input(vae, x)
+    labels = model_labels(vae, y, len(xs))
+    dev = _device(vae)
+    pz = vae.prior()
+    sums, means = None, []
+    for i, c in enumerate(xs.split(batch_size)):
+        yb = None if labels is None else labels[i * batch_size : i * batch_size + len(c)].to(dev)
+        qz = posterior(vae, c.to(dev), yb)
+        per_dim = kl_per_dim(qz, pz)
+        means.append(qz.mean)
+        if per_dim is not None:
+            sums = per_dim.sum(0) + (0 if sums is None else sums)
+    if sums is not None:
+        return (sums / len(xs)).cpu().numpy()
+    return torch.cat(means).var(0).cpu().numpy()
+
+
+def parse_dims(text: str | Sequence[int] | None, latent_dim: int) -> list[int] | None:
+    """``"all"``/None -> None (every dimension, ordered by KL); ``"0,3,5"`` or a list -> those dimensions."""
+    if text is None or (isinstance(text, str) and text.strip().lower() == "all"):
+        return None
+    try:
+        dims = [int(p) for p in text.split(",") if p.strip()] if isinstance(text, str) else [int(d) for d in text]
+    except ValueError:
+        raise VaekitError(
+            f"--dims {text!r} is not 'all' or a list of integers", "e.g. --dims all or --dims 0,3"
+        ) from None
+    bad = [d for d in dims if not 0 <= d < latent_dim]
+    if not dims or bad:
+        raise VaekitError(f"--dims {text!r} names no dimension or one outside 0..{latent_dim - 1}", "e.g. --dims 0,1")
+    return dims
+
+
+@torch.no_grad()
+def traverse(
+    vae,
+    x: np.ndarray | torch.Tensor,
+    *,
+    dims: str | Sequence[int] | None = None,
+    span: float = 3.0,
+    steps: int = 9,
+    base_index: int = 0,
+    y: np.ndarray | torch.Tensor | None = None,
+) -> Traversal:
+    """Latent traversals: one row per dimension, that dimension set to ``linspace(-span, span, steps)``.
+
+    The other dimensions stay at ``base``, the posterior mean of ``x[base_index]``; rows are ordered by each
+    dimension's mean KL on ``x`` (largest first: the dimensions the model uses), or follow ``dims`` as given.
+    Values are in prior standard deviations, since p(z) = N(0, I). ``y``: labels of ``x`` for a conditional VAE
+    (the base example's label decodes every row).
+    """
+    if steps < 2:
+        raise VaekitError(f"--steps must be at least 2, got {steps}")
+    if span <= 0:
+        raise VaekitError(f"--range must be positive, got {span}")
+    xs = model_input(vae, x)
+    if not 0 <= base_index < len(xs):
+        raise VaekitError(f"base example {base_index} is outside the {len(xs)} examples")
+    labels = model_labels(vae, y, len(xs))
+    kl = latent_kl(vae, xs, labels)
+    chosen = parse_dims(dims, vae.latent_dim)
+    order = chosen if chosen is not None else [int(j) for j in np.argsort(-kl, kind="stable")]
+    dev = _device(vae)
+    y_base = None if labels is None else labels[base_index : base_index + 1].to(dev)
+    base = posterior(vae, xs[base_index : base_index + 1].to(dev), y_base).mean[0]
+    values = torch.linspace(-span, span, steps, device=dev)
+    z = base.repeat(len(order), steps, 1)
+    for row, j in enumerate(order):
+        z[row, :, j] = values
+    flat = z.reshape(-1, vae.latent_dim)
+    y_flat = None if y_base is None else y_base.expand(len(flat))
+    decoded = likelihood(vae, flat, y_flat).mean.reshape(len(order), steps, *vae.x_shape)
+    return Traversal(decoded.cpu().numpy(), order, values.cpu().numpy(), base.cpu().numpy(), kl)
+
+
+@dataclass(frozen=True)
+class LatentMap:
+    """``coords (N, 2)``: the data's posterior means in the plane (the latent itself for d = 2, else its first
+    two principal components); ``labels (N,)`` or None; ``axes (2, d)`` and ``center (d,)`` map plane points
+    ``(u, v)`` to ``center + u * axes[0] + v * axes[1]``; ``grid_values (G,)``: the plane coordinates of the
+    manifold; ``manifold (G, G, *x_shape)``: E[x|z] on the grid, row 0 at the top (largest v) as in the plot;
+    ``explained (2,)``: fraction of the means' variance along each axis."""
+
+    coords: np.ndarray
+    labels: np.ndarray | None
+    axes: np.ndarray
+    center: np.ndarray
+    grid_u: np.ndarray
+    grid_v: np.ndarray
+    manifold: np.ndarray
+    explained: np.ndarray
+
+
+@torch.no_grad()
+def latent_map(
+    vae,
+    x: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor | None = None,
+    *,
+    grid: int = 15,
+    y: np.ndarray | torch.Tensor | int | None = None,
+) -> LatentMap:
+    """Posterior means of ``x`` in a plane, and the decoded manifold over a ``grid x grid`` lattice of it.
+
+    For a 2-D latent the plane is the latent space; otherwise the first two principal components of the
+    means (through their mean). The lattice spans the 1st to 99th percentile of the coordinates. ``labels``
+    colour the scatter; ``y`` are a conditional VAE's labels of ``x`` (the manifold is decoded with the most
+    frequent one).
+    """
+    if grid < 2:
+        raise VaekitError(f"the manifold grid needs at least 2 points a side, got {grid}")
+    vae.eval()
+    xs = model_input(vae, x)
+    cond = model_labels(vae, y, len(xs))
+    dev = _device(vae)
+    means = []
+    for i, c in enumerate(xs.split(1024)):
+        yb = None if cond is None else cond[i * 1024 : i * 1024 + len(c)].to(dev)
+        means.append(posterior(vae, c.to(dev), yb).mean.cpu())
+    mu = torch.cat(means).double()
+    d = mu.shape[1]
+    if d == 1:
+        raise VaekitError("a latent map needs at least 2 latent dimensions")
+    if d == 2:
+        center, axes = torch.zeros(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
+        var = mu.var(0)
+        explained = (var / var.sum()).numpy()
+    else:
+        center = mu.mean(0)
+        _, s, vt = torch.linalg.svd(mu - center, full_matrices=False)
+        axes = vt[:2]
+        explained = (s[:2] ** 2 / (s**2).sum()).numpy()
+    coords = (mu - center) @ axes.T
+    lo, hi = np.percentile(coords.numpy(), [1, 99], axis=0)
+    gu, gv = np.linspace(lo[0], hi[0], grid), np.linspace(hi[1], lo[1], grid)
+    uu, vv = np.meshgrid(gu, gv)  # row r is v = gv[r] (top = largest), column c is u = gu[c]
+    plane = torch.from_numpy(np.stack([uu.ravel(), vv.ravel()], 1))
+    z = (center + plane @ axes).float().to(dev)
+    y_grid = None if cond is None else torch.full((len(z),), int(cond.mode().values), device=dev)
+    manifold = likelihood(vae, z, y_grid).mean.reshape(grid, grid, *vae.x_shape).cpu().numpy()
+    lab = None if labels is None else np.asarray(labels).reshape(-1)
+    if lab is not None and len(lab) != len(xs):
+        raise VaekitError(f"{len(xs)} examples but {len(lab)} labels")
+    return LatentMap(
+        coords.float().numpy(), lab, axes.float().numpy(), center.float().numpy(), gu, gv, manifold, explained
+    )
+
+
+# pictures ---------------------------------------------------------------------------------------------------
+def _need_images(x_shape: Sequence[int], what: str) -> None:
+    if len(x_shape) != 3:
+        raise VaekitError(f"{what} pictures need image data, this model's examples have shape {tuple(x_shape)}")
+
+
+def interpolation_rows(result: Interpolation) -> np.ndarray:
+    """Rows of ``[input a, decoded path..., input b]``: ``(P * (steps + 2), C, H, W)`` for an image grid."""
+    a, b = result.inputs[:, :1], result.inputs[:, 1:]
+    return np.concatenate([a, result.decoded, b], axis=1).reshape(-1, *result.decoded.shape[2:])
+
+
+def interpolation_png(result: Interpolation) -> bytes:
+    _need_images(result.decoded.shape[2:], "interpolation")
+    buf = io.BytesIO()
+    image_grid(interpolation_rows(result), nrow=result.decoded.shape[1] + 2, pad=2).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def interpolation_gif(result: Interpolation, *, frame_ms: int = 120) -> bytes:
+    """An animated GIF walking every pair's path there and back: each frame tiles the pairs side by side.
+
+    The first and the turning frame show the real inputs, the frames between them the decoded path.
+    """
+    _need_images(result.decoded.shape[2:], "interpolation")
+    walk = np.concatenate([result.inputs[:, :1], result.decoded, result.inputs[:, 1:]], axis=1)
+    order = list(range(walk.shape[1])) + list(range(walk.shape[1] - 2, 0, -1))
+    cols = min(len(walk), 8)
+    frames = [image_grid(walk[:, i], nrow=cols, min_tile=64).convert("P") for i in order]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return buf.getvalue()
+
+
+def traversal_png(result: Traversal) -> bytes:
+    _need_images(result.decoded.shape[2:], "traversal")
+    buf = io.BytesIO()
+    grid = result.decoded.reshape(-1, *result.decoded.shape[2:])
+    image_grid(grid, nrow=result.decoded.shape[1], pad=2).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def latent_map_png(result: LatentMap, *, title: str = "") -> bytes:
+    """Scatter of the means coloured by label, beside the decoded manifold on the same plane (images only)."""
+    images = result.manifold.ndim == 5
+    fig, axes = _figure(2 if images else 1, width=5.0)
+    fig.set_size_inches(10.5 if images else 5.5, 5.0)
+    ax = axes[0]
+    kw = {"s": 6, "alpha": 0.7}
+    if result.labels is not None:
+        classes = np.unique(result.labels)
+        cmap = "tab10" if len(classes) <= 10 else "viridis"
+        sc = ax.scatter(result.coords[:, 0], result.coords[:, 1], c=result.labels, cmap=cmap, **kw)
+        if len(classes) <= 10:
+            ax.legend(*sc.legend_elements(), title="label", fontsize=7, loc="best", markerscale=0.8)
+        else:
+            fig.colorbar(sc, ax=ax, label="label")
+    else:
+        ax.scatter(result.coords[:, 0], result.coords[:, 1], **kw)
+    pca = result.axes.shape[1] > 2
+    names = ("PC 1", "PC 2") if pca else ("z0", "z1")
+    ax.set_xlabel(f"{names[0]} ({100 * result.explained[0]:.0f}% of variance)" if pca else names[0])
+    ax.set_ylabel(f"{names[1]} ({100 * result.explained[1]:.0f}% of variance)" if pca else names[1])
+    ax.set_title("posterior means of the data")
+    ax.set_xlim(result.grid_u[0], result.grid_u[-1])
+    ax.set_ylim(result.grid_v[-1], result.grid_v[0])
+    if images:
+        g = result.manifold.shape[0]
+        tiles = result.manifold.reshape(g * g, *result.manifold.shape[2:])
+        picture = np.asarray(image_grid(tiles, nrow=g, pad=1).convert("RGB"))
+        axes[1].imshow(
+            picture, extent=(result.grid_u[0], result.grid_u[-1], result.grid_v[-1], result.grid_v[0]), aspect="auto"
+        )
+        axes[1].set_title("decoded manifold E[x|z] over the same plane")
+        axes[1].set_xlabel(names[0])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def write_picture(data: bytes, path: str | os.PathLike) -> Path:
+    """Write encoded picture bytes atomically."""
+    atomic_write_bytes(path, data)
+    return Path(path)
+
+
+def write_interpolation(result: Interpolation, path: str | os.PathLike) -> None:
+    """``.png`` (a row per pair: real input, path, real input), ``.gif`` (animated) or ``.npy`` (decoded path)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".gif":
+        write_picture(interpolation_gif(result), path)
+    elif suffix == ".png":
+        write_picture(interpolation_png(result), path)
+    else:
+        buf = io.BytesIO()
+        np.save(buf, result.decoded)
+        write_picture(buf.getvalue(), path)
+
+
+def write_traversal(result: Traversal, path: str | os.PathLike) -> None:
+    """``.png`` (a row per dimension) or ``.npy`` (``(n_dims, steps, *x_shape)``)."""
+    if Path(path).suffix.lower() == ".png":
+        write_picture(traversal_png(result), path)
+    else:
+        buf = io.BytesIO()
+        np.save(buf, result.decoded)
+        write_picture(buf.getvalue(), path)
