@@ -410,3 +410,15 @@ def test_bad_input_to_a_trained_melody_model(melody_run, tmp_path):
     assert proc.returncode == 2 and proc.stderr.startswith("error: cannot write melodies")
     proc = run_cli("train", "--data", "digits", "--bars", "2", "--out", str(tmp_path / "x"))
     assert proc.returncode == 2 and "--bars applies to melody data" in proc.stderr
+
+
+def test_cli_interpolates_between_two_melody_files(melody_run, tunes, tmp_path):
+    a, b = tunes / "tune0.mid", tunes / "tune1.mid"
+    out = tmp_path / "morph.mid"
+    proc = run_cli("interpolate", str(melody_run), "--data", str(a), str(b), "--steps", "5", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    midi = mido.MidiFile(out)
+    assert midi.ticks_per_beat == 480 and len(midi.tracks[0]) > 0
+    proc = run_cli("interpolate", str(melody_run), "--data", str(a), "--steps", "5", "-o", str(tmp_path / "x.mid"))
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("error: a melody interpolation needs two files")
+    assert not (tmp_path / "x.mid").exists()
