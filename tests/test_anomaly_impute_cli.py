@@ -12,18 +12,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from tests.conftest import expect_error as _expect_error
 from vaekit.cli import main
 from vaekit.sklearn import VAEAnomalyDetector, VAEImputer
 
 FAST_FIT = ["--epochs", "15", "--hidden", "16", "--k", "20"]
-
-
-def _expect_error(capsys, argv, pattern):
-    code = main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2, err
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    assert pattern in err[0], err[0]
 
 
 def _blobs(seed: int = 0, n: int = 300, outliers: int = 15):

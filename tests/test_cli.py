@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.conftest import expect_error as _expect_error
 from tests.conftest import run_cli
 from vaekit.cli import main
 
@@ -136,12 +137,6 @@ def test_table_data_end_to_end(tmp_path):
 
 
 # bad input -----------------------------------------------------------------------------------------------
-def _expect_error(capsys, argv, pattern):
-    code = main(argv)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2, err
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    assert pattern in err[0], err[0]
 
 
 @pytest.mark.parametrize(

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 import vaekit
+from tests.conftest import one_thread
 from vaekit.apps.latent import interpolate, latent_map, latent_path, traverse
 from vaekit.cli import main
 
 FAST = ["--epochs", "3", "--quiet", "--hidden", "32", "--latent-dim", "3"]
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Tiny models train faster on one thread, and much faster on a shared CPU (measured 5 s against 35 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

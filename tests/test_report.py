@@ -10,15 +10,14 @@ depend on the format of Chromium's log lines; a broken page must fail it (checke
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 import shutil
 import subprocess
 
 import pytest
-import torch
 
+from tests.conftest import one_thread
 from vaekit.cli import main
 
 FAST = ["--epochs", "3", "--quiet", "--hidden", "32", "--latent-dim", "3"]
@@ -42,17 +41,6 @@ window.addEventListener('load', function () {
   document.body.appendChild(out);
 });
 </script>"""
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Tiny models train faster on one thread, and much faster on a shared CPU (measured 5 s against 35 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
