@@ -122,6 +122,18 @@ def test_scores_and_imputations_depend_on_the_row_alone(linear_model):
     assert not torch.equal(anomaly_scores(vae, x, k=50, seed=4), full), "the seed picks the draws"
 
 
+def _train_miwae(vae, holes: torch.Tensor, n_samples: int, steps: int = 150) -> torch.Tensor:
+    """A bare MIWAE loop (the IWAE bound on incomplete rows, batches of 64); returns the last loss."""
+    vae.init_from_data(holes)
+    opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
+    for _ in range(steps):
+        loss = iwae(vae, holes[torch.randint(0, len(holes), (64,))], n_samples=n_samples).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return loss.detach()
+
+
 def test_miwae_trains_on_incomplete_rows_and_beats_the_mean():
     torch.manual_seed(0)
     z = torch.randn(600, 2)
@@ -132,15 +144,7 @@ def test_miwae_trains_on_incomplete_rows_and_beats_the_mean():
     removed[removed.all(1), 0] = False
     holes[removed] = NAN
     vae = build_vae((6,), likelihood="gaussian", missing=True, latent_dim=2, hidden=(32,))
-    vae.init_from_data(holes)
-    opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
-    for _ in range(150):
-        idx = torch.randint(0, 600, (64,))
-        loss = iwae(vae, holes[idx], n_samples=8).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert torch.isfinite(loss)
+    assert torch.isfinite(_train_miwae(vae, holes, n_samples=8))
     filled = impute(vae, holes, k=200)
     mse = (filled - x)[removed].pow(2).mean()
     assert mse < 0.3, f"imputation error {mse:.3f} should be far below the mean's (about 1)"
@@ -154,14 +158,7 @@ def test_mixed_table_model_trains_and_imputes_levels():
     holes = x.clone()
     holes[::4, 1] = NAN  # the level is implied by the numbers
     vae = build_vae((3,), likelihood="mixed", categories=(0, 3, 0), latent_dim=2, hidden=(32,))
-    vae.init_from_data(holes)
-    opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
-    for _ in range(150):
-        idx = torch.randint(0, 400, (64,))
-        loss = iwae(vae, holes[idx], n_samples=4).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    _train_miwae(vae, holes, n_samples=4)
     filled = impute(vae, holes, k=100)
     accuracy = (filled[::4, 1] == x[::4, 1]).float().mean()
     assert accuracy > 0.9, f"only {accuracy:.2f} of the missing levels recovered"
