@@ -685,7 +685,7 @@ def anomaly_fit(
         columns=names,
         out=out,
     )
-    flagged = int(detector.is_anomaly(detector.scores(x)).sum())
+    flagged = detector.extra["flagged_training_rows"]  # scored once, when the threshold was set
     typer.echo(
         f"wrote {out}: {len(x)} rows, {result.summary['epochs_run']} epochs, {score} threshold "
         f"{detector.threshold:.4g} flags {flagged} training rows"

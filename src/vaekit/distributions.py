@@ -258,9 +258,13 @@ class MixedColumns(Distribution):
         """P(level) for each categorical column: a list of ``(*batch, K_j)``."""
         return [t.exp() for t in self.log_softmax_per_column()]
 
-    def _assemble(self, numeric: torch.Tensor | None, levels: list[torch.Tensor]) -> torch.Tensor:
+    def _assemble(
+        self, numeric: torch.Tensor | None, levels: list[torch.Tensor], lead: Sequence[int] = ()
+    ) -> torch.Tensor:
+        """One ``(*lead, *batch, n_columns)`` tensor from the numeric values and each categorical column's levels."""
         dtype = self.loc.dtype if self.numeric else self.logits.dtype
-        out = torch.empty((*self.batch_shape, len(self.categories)), dtype=dtype, device=self.logits.device)
+        shape = (*lead, *self.batch_shape, len(self.categories))
+        out = torch.empty(shape, dtype=dtype, device=self.logits.device)
         if numeric is not None:
             out[..., self.numeric] = numeric
         for j, level in zip(self.categorical, levels, strict=True):
@@ -276,14 +280,7 @@ class MixedColumns(Distribution):
         with torch.no_grad():
             numeric = Normal(self.loc, self.scale).sample(shape) if self.numeric else None
             levels = [torch.distributions.Categorical(logits=lp).sample(shape) for lp in self.log_softmax_per_column()]
-            if shape:
-                out = torch.empty((*shape, *self.batch_shape, len(self.categories)), dtype=self.loc.dtype)
-                if numeric is not None:
-                    out[..., self.numeric] = numeric
-                for j, level in zip(self.categorical, levels, strict=True):
-                    out[..., j] = level.to(out.dtype)
-                return out
-            return self._assemble(numeric, levels)
+            return self._assemble(numeric, levels, shape)
 
 
 class MixedTableHead(nn.Module):

@@ -238,6 +238,7 @@ def fit_detector(
         detector = detector_for(result)
     train_scores = detector.scores(x, "the training data")
     detector.threshold = float(np.quantile(train_scores, 1.0 - contamination))
+    detector.extra["flagged_training_rows"] = int(detector.is_anomaly(train_scores).sum())
     if out is not None:
         detector.save(out)
     return detector, result
