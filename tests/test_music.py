@@ -40,7 +40,13 @@ from vaekit.apps.music import (  # noqa: E402
     write_melodies,
 )
 from vaekit.data.midi import midi_bytes, read_melody_notes  # noqa: E402
-from vaekit.evaluate.music import in_key_share, melody_statistics, reconstruction_accuracy  # noqa: E402
+from vaekit.evaluate.music import (  # noqa: E402
+    in_key_share,
+    melody_statistics,
+    reconstruction_accuracy,
+    rhythm_chance,
+    rhythm_repetition,
+)
 from vaekit.model.recurrent import Conductor, RecurrentDecoder  # noqa: E402
 
 # "Alle meine Entchen"-like: steps of a sixteenth; a rest, notes that touch, a note that ends the tune
@@ -296,6 +302,18 @@ def test_melody_statistics():
     stats = melody_statistics(np.stack([c_major, chromatic, np.full(32, HOLD)]))
     assert stats.silent == pytest.approx(1 / 3) and stats.pitch_range == pytest.approx((12 + 11) / 2)
     assert stats.notes_per_bar == pytest.approx((8 + 12) / 2 / 2) and sum(stats.pitch_classes) == pytest.approx(1)
+
+
+def test_rhythm_repetition_compares_the_onsets_of_consecutive_bars():
+    quarters = notes_to_tokens([Note(60 + i, 4 * i, 4 * i + 4) for i in range(8)], 32)  # the same rhythm twice
+    # bar 1 starts notes on 0, 4, 8, 12; bar 2 on 0 and 8: 2 shared of 4 used positions
+    changed = notes_to_tokens([Note(60, 4 * i, 4 * i + 4) for i in range(4)] + [Note(62, 16, 24), Note(64, 24, 32)], 32)
+    assert rhythm_repetition(quarters[None]) == 1.0
+    assert rhythm_repetition(changed[None]) == pytest.approx(0.5)
+    assert rhythm_repetition(np.stack([quarters, changed])) == pytest.approx(0.75)
+    # paired across melodies: bar 1 of each against bar 2 of the other (0, 4, 8, 12 vs 0, 8 and vs 0, 4, 8, 12)
+    assert rhythm_chance(np.stack([quarters, changed])) == pytest.approx((0.5 + 1.0) / 2)
+    assert np.isnan(rhythm_repetition(np.full((1, 32), HOLD)))
 
 
 def test_write_mid_png_wav_and_folder(tmp_path):

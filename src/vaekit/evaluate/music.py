@@ -101,3 +101,38 @@ def melody_statistics(tokens: np.ndarray | torch.Tensor) -> MelodyStatistics:
 def pitch_class_distance(a: MelodyStatistics, b: MelodyStatistics) -> float:
     """Total variation distance between two pooled pitch-class histograms: 0 (same) to 1 (disjoint)."""
     return 0.5 * float(np.abs(np.asarray(a.pitch_classes) - np.asarray(b.pitch_classes)).sum())
+
+
+def onset_grid(tokens: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Boolean ``(N, bars, 16)``: where a note starts (a note-on token) in each bar of each melody."""
+    rows = np.asarray(tokens.cpu() if isinstance(tokens, torch.Tensor) else tokens).round().astype(np.int64)
+    n, steps = rows.shape
+    return (rows >= FIRST_PITCH_TOKEN).reshape(n, steps // STEPS_PER_BAR, STEPS_PER_BAR)
+
+
+def rhythm_repetition(tokens: np.ndarray | torch.Tensor) -> float:
+    """How much a melody's bars share their rhythm: the Jaccard similarity |A ∩ B| / |A ∪ B| of the onset
+    positions of each pair of consecutive bars, averaged over pairs where either bar has a note and then over
+    melodies (1.0: every bar starts notes on the same sixteenths; NaN for one-bar melodies).
+
+    Compare with the same figure for bars of *different* melodies (:func:`rhythm_chance`), the level expected
+    from the bars' onset densities alone.
+    """
+    onsets = onset_grid(tokens)
+    return _mean_jaccard(onsets[:, :-1], onsets[:, 1:])
+
+
+def rhythm_chance(tokens: np.ndarray | torch.Tensor, seed: int = 0) -> float:
+    """:func:`rhythm_repetition` with each bar's neighbour taken from another, randomly paired melody."""
+    onsets = onset_grid(tokens)
+    if len(onsets) < 2:
+        return float("nan")
+    shift = np.random.default_rng(seed).integers(1, len(onsets))
+    return _mean_jaccard(onsets[:, :-1], np.roll(onsets, shift, axis=0)[:, 1:])
+
+
+def _mean_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    union = (a | b).sum(-1)
+    inter = (a & b).sum(-1)
+    per_row = [float(np.mean(i[u > 0] / u[u > 0])) for i, u in zip(inter, union, strict=True) if (u > 0).any()]
+    return float(np.mean(per_row)) if per_row else float("nan")
