@@ -376,7 +376,12 @@ def test_cli_trains_samples_reconstructs_and_evaluates_melodies(melody_run, tune
     import json
 
     figures = json.loads((tmp_path / "e.json").read_text())
-    assert 0 <= figures["accuracy/free_running"] <= 1 and "samples/in_key" in figures and figures["nll"] > 0
+    assert (
+        0 <= figures["accuracy/free_running"] <= 1
+        and "samples/in_key" in figures
+        and 0 <= figures["data/rhythm_repetition"] <= 1
+        and figures["nll"] > 0
+    )
 
 
 def _bad(tmp_path, name: str, notes=None, raw: bytes | None = None, channel: int = 0):

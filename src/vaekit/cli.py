@@ -469,7 +469,7 @@ def _melody_rows(table: Any, f: dict[str, Any]) -> None:
         f"{f['accuracy/teacher_forced_events']:.3f} / {f['accuracy/free_running_events']:.3f}",
     )
     table.add_row("pitch-class distance (samples vs data)", f"{f['pitch_class_distance']:.3f}")
-    for key in ("in_key", "notes_per_bar", "pitch_range", "silent"):
+    for key in ("in_key", "notes_per_bar", "pitch_range", "rhythm_repetition", "silent"):
         table.add_row(f"{key} (samples / data)", f"{f['samples/' + key]:.3f} / {f['data/' + key]:.3f}")
 
 

@@ -38,7 +38,7 @@ from vaekit.data.melody import (
 from vaekit.data.midi import midi_bytes, read_melody_tokens
 from vaekit.data.registry import load_dataset
 from vaekit.errors import DataError, VaekitError
-from vaekit.evaluate.music import melody_statistics, pitch_class_distance, reconstruction_accuracy
+from vaekit.evaluate.music import melody_statistics, pitch_class_distance, reconstruction_accuracy, rhythm_repetition
 from vaekit.model.recurrent import RecurrentDecoder
 from vaekit.model.vae import VAE
 from vaekit.train.checkpoint import atomic_write_bytes
@@ -235,7 +235,8 @@ def evaluate_melodies(
 ) -> dict[str, Any]:
     """Reconstruction accuracy on held-out windows ``x`` and statistics of ``n_samples`` prior samples beside
     those of ``x``: ``accuracy/teacher_forced``, ``accuracy/free_running``, ``samples/<stat>``, ``data/<stat>``
-    (see :class:`~vaekit.evaluate.music.MelodyStatistics`) and ``pitch_class_distance`` (total variation)."""
+    (see :class:`~vaekit.evaluate.music.MelodyStatistics`, and ``rhythm_repetition``) and
+    ``pitch_class_distance`` (total variation)."""
     vae = _model(run_or_model)
     rows = _rows(vae, x, "the held-out melodies")
     with torch.random.fork_rng():
@@ -246,6 +247,7 @@ def evaluate_melodies(
     out: dict[str, Any] = {f"accuracy/{k}": v for k, v in accuracy.items()}
     for prefix, stats in (("samples", s), ("data", d)):
         out.update({f"{prefix}/{k}": v for k, v in stats.to_dict().items() if k != "pitch_classes"})
+    out["samples/rhythm_repetition"], out["data/rhythm_repetition"] = (rhythm_repetition(r) for r in (samples, rows))
     out["pitch_class_distance"] = pitch_class_distance(s, d)
     return out
 
