@@ -2,9 +2,9 @@
 
     python benchmarks/melody_figures.py RUN [RUN ...] [--data-dir D]
 
-For each run (from ``benchmarks/melody.py``) it writes piano rolls to ``docs/images/melody_<run>_*.png`` and
-MIDI and WAV files to ``RUN/listen/``, then measures what the pictures show, so the closing note rests on
-numbers as well as on looking:
+For each run (from ``benchmarks/melody.py``) it writes piano rolls to ``docs/images/melody_<name>_*.png`` (the run
+folder's name without ``bench-melody-``) and MIDI and WAV files to ``RUN/listen/``, then measures what the
+pictures show, so the closing note rests on numbers as well as on looking:
 
 - *keys*: the share of notes in each sample's best-fitting diatonic key, samples against test windows;
 - *rhythm*: :func:`~vaekit.evaluate.music.rhythm_repetition` (onset overlap of consecutive bars) of samples
@@ -74,7 +74,7 @@ def figures(run: Path, data_dir: str | None, seed: int) -> dict:
     vae = vaekit.load(run).eval()
     bars = json.loads((run / "config.json").read_text())["run"]["data"]["bars"]
     test = vaekit.load_dataset("essen", data_dir, bars=bars).split("test").round().long().numpy()
-    name = run.name.removeprefix("bench-")
+    name = run.name.removeprefix("bench-melody-")
     images = ROOT / "docs" / "images"
     listen = run / "listen"
     listen.mkdir(exist_ok=True)
