@@ -95,7 +95,7 @@ def main() -> int:
         "Melody VAE training speed: float32 against bf16 autocast (issue 7)",
         f"""`{out["command"]}` ({out["date"]}, {out["machine"]}). {args.steps} Adam steps of batch
 {args.batch_size} after 2 warm-up steps, the same initial weights and batches in both precisions; the loss is
-the free-bits ELBO of one batch at initialisation, in nats per window, in each precision.
+the negative ELBO of one batch at initialisation, in nats per window, in each precision.
 
 """
         + "\n".join(lines),
