@@ -123,7 +123,8 @@ def figures(run: Path, data_dir: str | None, seed: int) -> dict:
     }
     path = interpolate_melodies(vae, x[0], x[1], steps)
     titles = ["start (reconstruction)"] + [f"{i / (steps - 1):.2f}" for i in range(1, steps - 1)] + ["end"]
-    write_melodies(path if bars <= 4 else path[::3], images / f"melody_{name}_interpolation.png", titles=titles)
+    shown_steps = slice(None) if bars <= 4 else slice(None, None, 3)  # 16 bars: the ends and the middle
+    write_melodies(path[shown_steps], images / f"melody_{name}_interpolation.png", titles=titles[shown_steps])
     write_melodies(path, listen / "interpolation.mid")
     write_melodies(path, listen / "interpolation.wav")
 
