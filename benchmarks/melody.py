@@ -27,7 +27,7 @@ import torch  # noqa: E402
 from _common import ROOT, machine, today, update_docs  # noqa: E402
 
 import vaekit  # noqa: E402
-from vaekit.apps.music import evaluate_melodies  # noqa: E402
+from vaekit.music.apps import evaluate_melodies  # noqa: E402
 
 TARGETS = {
     2: "free-running accuracy >= 0.90; VAE NLL <= LM NLL with KL well above 0",

@@ -22,8 +22,8 @@ import torch  # noqa: E402
 from _common import ROOT, today  # noqa: E402
 
 import vaekit  # noqa: E402
-from vaekit.apps.music import reconstruct_melodies  # noqa: E402
-from vaekit.data.melody import HOLD  # noqa: E402
+from vaekit.music.apps import reconstruct_melodies  # noqa: E402
+from vaekit.music.tokens import HOLD  # noqa: E402
 
 BLOCK = 16
 

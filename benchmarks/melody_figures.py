@@ -7,7 +7,7 @@ folder's name without ``bench-melody-``) and MIDI and WAV files to ``RUN/listen/
 pictures show, so the closing note rests on numbers as well as on looking:
 
 - *keys*: the share of notes in each sample's best-fitting diatonic key, samples against test windows;
-- *rhythm*: :func:`~vaekit.evaluate.music.rhythm_repetition` (onset overlap of consecutive bars) of samples
+- *rhythm*: :func:`~vaekit.music.evaluate.rhythm_repetition` (onset overlap of consecutive bars) of samples
   and test windows, against the chance level of bars paired across melodies;
 - *interpolation*: between pairs of test windows from different tunes, the token distance (share of steps that
   differ) between neighbouring melodies on the path against the distance between its ends, and whether the
@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from _common import ROOT  # noqa: E402
 
 import vaekit  # noqa: E402
-from vaekit.apps.music import (  # noqa: E402
+from vaekit.music.apps import (  # noqa: E402
     SAMPLE_RATE,
     interpolate_melodies,
     melody_notes,
@@ -42,8 +42,8 @@ from vaekit.apps.music import (  # noqa: E402
     wav_bytes,
     write_melodies,
 )
-from vaekit.data.midi import midi_bytes  # noqa: E402
-from vaekit.evaluate.music import melody_statistics, rhythm_chance, rhythm_repetition  # noqa: E402
+from vaekit.music.evaluate import melody_statistics, rhythm_chance, rhythm_repetition  # noqa: E402
+from vaekit.music.midi import midi_bytes  # noqa: E402
 
 SECONDS_PER_STEP = 60.0 / 120.0 / 4  # sixteenths at the 120 bpm that write_melodies uses
 

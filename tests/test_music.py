@@ -12,7 +12,8 @@ import torch
 
 import vaekit
 from tests.conftest import run_cli
-from vaekit.data.melody import (
+from vaekit.errors import DataError
+from vaekit.music.tokens import (
     HOLD,
     N_TOKENS,
     NOTE_OFF,
@@ -23,31 +24,30 @@ from vaekit.data.melody import (
     top_line,
     windows,
 )
-from vaekit.errors import DataError
 
 mido = pytest.importorskip("mido")
 pytest.importorskip("pretty_midi")
 music21 = pytest.importorskip("music21")
 
-from vaekit.apps.music import (  # noqa: E402
+from vaekit.music.apps import (  # noqa: E402
+    consecutive_windows,
     interpolate_melodies,
     interpolate_melody_files,
     reconstruct_melodies,
     reconstruct_tune,
     sample_melodies,
-    slerp,
-    tune_windows,
     write_melodies,
 )
-from vaekit.data.midi import midi_bytes, read_melody_notes  # noqa: E402
-from vaekit.evaluate.music import (  # noqa: E402
+from vaekit.music.evaluate import (  # noqa: E402
     in_key_share,
     melody_statistics,
     reconstruction_accuracy,
     rhythm_chance,
     rhythm_repetition,
 )
-from vaekit.model.recurrent import Conductor, RecurrentDecoder  # noqa: E402
+from vaekit.music.midi import midi_bytes, read_melody_notes  # noqa: E402
+from vaekit.music.model import Conductor, RecurrentDecoder  # noqa: E402
+from vaekit.utils import latent_path  # noqa: E402
 
 # "Alle meine Entchen"-like: steps of a sixteenth; a rest, notes that touch, a note that ends the tune
 TUNE = [
@@ -171,7 +171,7 @@ def test_abc_file_is_read_through_music21(tmp_path):
 
 # the Essen corpus -------------------------------------------------------------------------------------------
 def test_essen_is_parsed_once_cached_and_split_by_tune(tmp_path, monkeypatch):
-    from vaekit.data import essen
+    from vaekit.music import essen
 
     small = min(essen.corpus_files(), key=lambda p: p.stat().st_size)  # a handful of tunes, not the corpus
     monkeypatch.setattr(essen, "corpus_files", lambda: [small])
@@ -190,7 +190,7 @@ def test_essen_is_parsed_once_cached_and_split_by_tune(tmp_path, monkeypatch):
     assert sorted(np.concatenate(list(split.values())).tolist()) == list(range(len(tunes)))
     assert set(again.splits) == {"train", "val", "test"} and again.x_shape == (16,)
     # every test window comes from a test tune: windows of the test tunes, and only them
-    test_windows = essen.tune_windows([tunes[i] for i in split["test"]], 1)
+    test_windows = essen.windows_of_tunes([tunes[i] for i in split["test"]], 1)
     assert torch.equal(again.splits["test"], torch.from_numpy(test_windows.astype(np.float32)))
 
 
@@ -270,7 +270,7 @@ def test_a_tiny_model_overfits_a_few_tunes(tmp_path):
 
 def test_slerp_ends_and_norm():
     a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])
-    path = slerp(a, b, torch.linspace(0, 1, 5))
+    path = latent_path(a, b, 5, "slerp")
     torch.testing.assert_close(path[0], a)
     torch.testing.assert_close(path[-1], b)
     assert (path.norm(dim=1)[1:-1] > 1.0).all()
@@ -278,7 +278,7 @@ def test_slerp_ends_and_norm():
 
 def test_tune_windows_pad_the_last_one_with_rest():
     tokens = notes_to_tokens(TUNE)  # 64 steps
-    rows = tune_windows(tokens[:40], 32)
+    rows = consecutive_windows(tokens[:40], 32)
     expected = tokens[:40].copy()
     expected[32] = pitch_token(67)  # the G from step 30 to 40 is struck again where the second window starts
     assert (
@@ -287,10 +287,10 @@ def test_tune_windows_pad_the_last_one_with_rest():
         and rows[1, 8] == NOTE_OFF
         and (rows[1, 9:] == HOLD).all()
     )
-    held = tune_windows(notes_to_tokens([Note(60, 0, 8), Note(62, 8, 40)]), 32)  # 62 is held over the boundary
+    held = consecutive_windows(notes_to_tokens([Note(60, 0, 8), Note(62, 8, 40)]), 32)  # 62 is held over the boundary
     assert tokens_to_notes(held.reshape(-1)) == [Note(60, 0, 8), Note(62, 8, 32), Note(62, 32, 40)]
     with pytest.raises(DataError, match="shorter than the model's window"):
-        tune_windows(tokens[:20], 32)
+        consecutive_windows(tokens[:20], 32)
 
 
 # statistics and writing -------------------------------------------------------------------------------------
@@ -430,9 +430,9 @@ def test_bad_input_to_a_trained_melody_model(melody_run, tmp_path):
     assert proc.returncode == 2 and "shorter than the model's window" in proc.stderr
     assert not (tmp_path / "r.mid").exists()
     proc = run_cli("sample", str(melody_run), "-o", str(tmp_path / "s.txt"))
-    assert proc.returncode == 2 and proc.stderr.startswith("error: cannot write melodies")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: cannot write samples of melodies")
     proc = run_cli("train", "--data", "digits", "--bars", "2", "--out", str(tmp_path / "x"))
-    assert proc.returncode == 2 and "--bars applies to melody data" in proc.stderr
+    assert proc.returncode == 2 and "--bars does not apply to data" in proc.stderr
 
 
 def test_cli_interpolates_between_two_melody_files(melody_run, tunes, tmp_path):
@@ -443,5 +443,21 @@ def test_cli_interpolates_between_two_melody_files(melody_run, tunes, tmp_path):
     midi = mido.MidiFile(out)
     assert midi.ticks_per_beat == 480 and len(midi.tracks[0]) > 0
     proc = run_cli("interpolate", str(melody_run), "--data", str(a), "--steps", "5", "-o", str(tmp_path / "x.mid"))
-    assert proc.returncode == 2 and proc.stderr.strip().startswith("error: a melody interpolation needs two files")
+    assert proc.returncode == 2 and "an interpolation between files needs two of them" in proc.stderr
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_a_four_bar_run_keeps_its_windows_in_every_command(tunes, tmp_path):
+    """The run's own bars reach every command through the Run (the report once lost its latent map here)."""
+    run = tmp_path / "run4"
+    proc = run_cli(
+        "train", "--data", str(tunes), "--bars", "4", "--latent-dim", "2", "--hidden", "16,16", "--epochs", "1",
+        "--batch-size", "8", "--out", str(run), "-q", env={"OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    page = (run / "report.html").read_text()
+    latent = page[page.index("<h2>Latent map</h2>") :]
+    assert "<img" in latent.split("<h2>")[1] and "not drawn" not in latent.split("<h2>")[1]
+    proc = run_cli("reconstruct", str(run), "-n", "2", "-o", str(tmp_path / "r.npy"))
+    assert proc.returncode == 0, proc.stderr
+    assert np.load(tmp_path / "r.npy").shape == (2, 64)

@@ -1,25 +1,20 @@
-"""The one place where configuration names become classes, and run folders become models again."""
+"""The one place where configuration names become classes."""
 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import torch
 from pydantic import ValidationError
 from torch import nn
 
-from vaekit import __version__
-from vaekit.config import FORMAT_VERSION, ModelConfig, RunConfig, parse_run_config, validation_message
+from vaekit.config import ModelConfig, validation_message
 from vaekit.distributions import BernoulliHead, DiagonalGaussianHead, GaussianHead, MixedTableHead
-from vaekit.errors import RunFolderError, VaekitError
+from vaekit.errors import VaekitError
 from vaekit.model import VAE, Decoder, Encoder, LadderVAE, MixturePrior, StandardNormalPrior, VampPrior
 from vaekit.model.condition import OneHotLabel
-from vaekit.model.recurrent import Conductor, RecurrentDecoder, TokenSequenceTrunk
 from vaekit.nn import ACTIVATIONS, ConcatFlat, ConcatPlanes, ConvDecoderTrunk, ConvEncoderTrunk, TableInput, mlp
-from vaekit.train.checkpoint import RunFolder
 
 
 def resolve_model_config(model: ModelConfig | None = None, **overrides: Any) -> ModelConfig:
@@ -71,42 +66,13 @@ def build_ladder(cfg: ModelConfig, x_shape: tuple[int, ...]) -> LadderVAE:
     return LadderVAE(up, posterior, down, decoder, build_prior(cfg, x_shape), dims, config=config)
 
 
-MELODY_EMBED_DIM = 64
+Builder = Callable[[ModelConfig, tuple[int, ...]], nn.Module]
+ARCHITECTURES: dict[str, Builder] = {}
 
 
-def build_melody_vae(cfg: ModelConfig, x_shape: tuple[int, ...]) -> VAE:
-    """A sequence VAE over melody tokens (MusicVAE, arXiv:1803.05428): a bidirectional RNN encoder of width
-    ``hidden[0]`` per direction and an autoregressive decoder of width ``hidden[-1]`` (flat, hierarchical with a
-    conductor of the same width and one code per 16-step bar, or unconditional: a language model)."""
-    from vaekit.data.melody import N_TOKENS, STEPS_PER_BAR
-
-    if len(x_shape) != 1:
-        raise VaekitError(f"the melody model needs token rows (steps,), got examples of shape {x_shape}")
-    (n_steps,), d = x_shape, cfg.latent_dim
-    enc_width, dec_width = cfg.hidden[0], cfg.hidden[-1]
-    conductor = None
-    if cfg.decoder == "hierarchical":
-        if n_steps % STEPS_PER_BAR:
-            raise VaekitError(f"the hierarchical decoder needs whole bars, got {n_steps} steps", "use --bars")
-        conductor = Conductor(d, dec_width, n_steps // STEPS_PER_BAR, cfg.cell)
-    enc_head = DiagonalGaussianHead()
-    trunk = TokenSequenceTrunk(N_TOKENS, MELODY_EMBED_DIM, enc_width, enc_head.params_per_dim * d, cfg.cell)
-    decoder = RecurrentDecoder(
-        N_TOKENS,
-        n_steps,
-        d,
-        dec_width,
-        MELODY_EMBED_DIM,
-        cfg.cell,
-        conductor=conductor,
-        condition=cfg.decoder != "unconditional",
-    )
-    return VAE(
-        Encoder(trunk, enc_head, x_shape, d),
-        decoder,
-        build_prior(cfg, x_shape),
-        config={"x_shape": list(x_shape), "model": cfg.model_dump(mode="json")},
-    )
+def register_arch(name: str, builder: Builder) -> None:
+    """Let a plug-in build ``arch = name`` models: ``builder(model_config, x_shape) -> VAE``."""
+    ARCHITECTURES[name] = builder
 
 
 def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overrides: Any) -> VAE | LadderVAE:
@@ -122,8 +88,8 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
         raise VaekitError(f"invalid data shape {x_shape}")
     if cfg.ladder:
         return build_ladder(cfg, x_shape)
-    if cfg.arch == "melody":
-        return build_melody_vae(cfg, x_shape)
+    if cfg.arch in ARCHITECTURES:
+        return ARCHITECTURES[cfg.arch](cfg, x_shape)
     hidden = cfg.hidden
     d = cfg.latent_dim
     enc_head = DiagonalGaussianHead()
@@ -156,45 +122,3 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
         build_prior(cfg, x_shape),
         config={"x_shape": list(x_shape), "model": cfg.model_dump(mode="json")},
     )
-
-
-def run_record(config: RunConfig, x_shape: Sequence[int]) -> dict[str, Any]:
-    """The content of a run folder's ``config.json``."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "vaekit_version": __version__,
-        "x_shape": list(x_shape),
-        "run": config.model_dump(mode="json"),
-    }
-
-
-def read_run_record(run_dir: str | os.PathLike) -> tuple[RunConfig, tuple[int, ...]]:
-    """Parse and check a run folder's ``config.json``: ``(config, x_shape)``."""
-    folder = RunFolder(run_dir)
-    record = folder.read_config()
-    version = record.get("format_version") if isinstance(record, dict) else None
-    if version != FORMAT_VERSION:
-        raise RunFolderError(
-            f"{folder.path} was written by an incompatible vaekit (run format {version!r}, this vaekit reads "
-            f"{FORMAT_VERSION})",
-            "retrain it with this version",
-        )
-    try:
-        x_shape = tuple(int(d) for d in record["x_shape"])
-        config = parse_run_config(record["run"])
-    except (KeyError, TypeError, ValueError, VaekitError) as err:
-        raise RunFolderError(f"{folder.path}/config.json is incomplete or invalid ({err})", "retrain it") from None
-    return config, x_shape
-
-
-def load(run_dir: str | os.PathLike, *, device: str | torch.device = "cpu") -> VAE | LadderVAE:
-    """The trained VAE of a run folder (best weights), in eval mode on ``device``."""
-    config, x_shape = read_run_record(run_dir)
-    vae = build_vae(x_shape, config.model)
-    state = RunFolder(run_dir).load_model_state()
-    try:
-        vae.load_state_dict(state)
-    except RuntimeError as err:
-        first = str(err).splitlines()[0]
-        raise RunFolderError(f"weights in {run_dir} do not match its config.json ({first})", "retrain it") from None
-    return vae.to(device).eval()

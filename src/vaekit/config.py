@@ -24,24 +24,33 @@ class DataConfig(_Strict):
     """Which data to train on and how to present it to the model."""
 
     name: str = Field("digits", description="registered data set name or a file/folder path")
-    binarize: Literal["none", "dynamic"] = "none"
+    binarize: Literal["none", "dynamic"] = Field(
+        "none", description="dynamic: a fresh Bernoulli draw of every pixel per batch"
+    )
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="held out from train when no val split exists")
     bars: int | None = Field(None, ge=1, le=64, description="bars (16 steps each) per melody window; default 2")
     condition: Literal["none", "label"] = Field("none", description="label: a conditional VAE on the data's labels")
+
+    @property
+    def loader_options(self) -> dict[str, Any]:
+        """What the data set's loader is given (``bars`` for melodies), where set."""
+        return {} if self.bars is None else {"bars": self.bars}
 
 
 class ModelConfig(_Strict):
     """Architecture of the encoder, decoder and prior."""
 
-    arch: Literal["mlp", "conv", "melody"] = "mlp"
-    latent_dim: int = Field(16, ge=1, le=4096)
+    arch: Literal["mlp", "conv", "melody"] = Field("mlp", description="encoder and decoder trunks")
+    latent_dim: int = Field(16, ge=1, le=4096, description="latent dimensions")
     hidden: tuple[int, ...] = Field(
         (400,), description="MLP widths, or conv channels per stride-2 layer; default by arch"
     )
-    activation: Literal["silu", "relu", "elu", "tanh"] = "silu"
-    likelihood: Literal["bernoulli", "gaussian", "mixed", "categorical"] = "bernoulli"
+    activation: Literal["silu", "relu", "elu", "tanh"] = Field("silu", description="nonlinearity of the trunks")
+    likelihood: Literal["bernoulli", "gaussian", "mixed", "categorical"] = Field(
+        "bernoulli", description="p(x|z) per data dimension"
+    )
     sigma: float | None = Field(None, gt=0.0, description="fixed Gaussian scale; None learns it")
-    prior: Literal["normal", "mog", "vamp"] = "normal"
+    prior: Literal["normal", "mog", "vamp"] = Field("normal", description="p(z): normal, mixture, VampPrior")
     components: int | None = Field(
         None, ge=1, le=100_000, description="mixture components of a mog or vamp prior; default 10 and 500"
     )
@@ -125,9 +134,9 @@ class ObjectiveConfig(_Strict):
     """The training objective: negative ELBO with β, KL warm-up and free bits; the IWAE bound with k draws; or
     the β-TC-VAE's decomposed ELBO (α on index-code MI, β on total correlation, γ on dimension-wise KL)."""
 
-    name: Literal["elbo", "iwae", "beta-tc"] = "elbo"
+    name: Literal["elbo", "iwae", "beta-tc"] = Field("elbo", description="the training objective")
     k: int = Field(50, ge=1, le=100_000, description="importance samples per example for iwae")
-    beta: float = Field(1.0, ge=0.0)
+    beta: float = Field(1.0, ge=0.0, description="weight of the KL term")
     kl_warmup: float = Field(0.0, ge=0.0, description="epochs of linear KL warm-up from 0 to beta")
     free_bits: float = Field(0.0, ge=0.0, description="nats per latent dimension below which KL is free")
     alpha: float = Field(1.0, ge=0.0, description="beta-tc: weight of the index-code mutual information")
@@ -147,16 +156,16 @@ class ObjectiveConfig(_Strict):
 class TrainConfig(_Strict):
     """Optimisation and bookkeeping."""
 
-    epochs: int = Field(100, ge=1)
-    batch_size: int = Field(128, ge=1)
-    lr: float = Field(1e-3, gt=0.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    grad_clip: float | None = Field(100.0, gt=0.0)
+    epochs: int = Field(100, ge=1, description="maximum epochs")
+    batch_size: int = Field(128, ge=1, description="examples per step")
+    lr: float = Field(1e-3, gt=0.0, description="AdamW learning rate")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
+    grad_clip: float | None = Field(100.0, gt=0.0, description="gradient-norm clip")
     patience: int | None = Field(10, ge=1, description="early stopping after this many epochs without improvement")
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    seed: int = Field(0, description="seed of the initial weights, batches and noise")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="where to train")
     max_bad_steps: int = Field(20, ge=1, description="stop after this many consecutive skipped steps")
-    lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
+    lr_schedule: Literal["constant", "cosine", "plateau"] = Field("constant", description="learning-rate schedule")
     lr_warmup: float = Field(0.0, ge=0.0, description="epochs of linear learning-rate warm-up")
     lr_min: float = Field(0.0, ge=0.0, description="floor of the cosine and plateau schedules")
     lr_patience: int = Field(5, ge=1, description="plateau: halve the rate after this many epochs without gain")

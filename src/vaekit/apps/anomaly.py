@@ -29,7 +29,7 @@ from vaekit.build import build_vae, load
 from vaekit.errors import DataError, OptionError, RunFolderError
 from vaekit.evaluate.conditional import common_noise, row_chunks, weighted_draws
 from vaekit.model import VAE
-from vaekit.train.checkpoint import atomic_write_text
+from vaekit.utils import atomic_write_text
 
 SCORES = ("nll", "elbo", "recon")
 DETECTOR_FILE = "anomaly.json"

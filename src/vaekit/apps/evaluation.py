@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
+from typing import Any
 
-from vaekit.apps.fit import check_data_fits, held_out_binarization
 from vaekit.apps.generation import encode
-from vaekit.build import load, read_run_record
-from vaekit.data.registry import load_dataset
 from vaekit.errors import VaekitError
 from vaekit.evaluate import MIG, Evaluation, evaluate_model, mutual_information_gap
+from vaekit.run import Run
 from vaekit.train.device import resolve_device
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class RunEvaluation:
+    """The likelihood figures of a run (:class:`~vaekit.evaluate.Evaluation`) and its modality's own figures."""
+
+    evaluation: Evaluation
+    extra: dict[str, Any] = field(default_factory=dict)
+    rows: list[tuple[str, str]] = field(default_factory=list)  # the extra figures as table rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.evaluation.to_dict(), **self.extra}
+
+
+def _open(run: Run | str | os.PathLike) -> Run:
+    return run if isinstance(run, Run) else Run.open(run)
+
+
 def evaluate_run(
-    run: str | os.PathLike,
+    run: Run | str | os.PathLike,
     *,
     data: str | None = None,
     split: str = "test",
@@ -28,38 +44,65 @@ def evaluate_run(
     device: str = "auto",
     max_draws: int = 8192,
 ) -> Evaluation:
-    """Evaluate the run folder's model on ``split`` of ``data`` (default: the data it was trained on).
+    """Importance-sampled likelihood, ELBO terms and active units of a run on ``split`` of ``data`` (default:
+    the data it was trained on).
 
     A run trained with dynamic binarization is scored on the same fixed draws it validated on. ``limit``
     keeps the first N examples (for a quick look; published figures use the whole split).
     """
+    return evaluate_all(
+        run,
+        data=data,
+        split=split,
+        k=k,
+        seed=seed,
+        limit=limit,
+        data_dir=data_dir,
+        device=device,
+        max_draws=max_draws,
+        extra=False,
+    ).evaluation
+
+
+def evaluate_all(
+    run: Run | str | os.PathLike,
+    *,
+    data: str | None = None,
+    split: str = "test",
+    k: int = 5000,
+    seed: int | None = 0,
+    limit: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    device: str = "auto",
+    max_draws: int = 8192,
+    extra: bool = True,
+) -> RunEvaluation:
+    """:func:`evaluate_run` and, with ``extra``, the figures the run's modality adds (melodies: accuracy and
+    sample statistics), all computed on ``device``."""
     if k < 1:
         raise VaekitError(f"--k must be at least 1, got {k}")
     if limit is not None and limit < 2:
         raise VaekitError(f"--limit must be at least 2, got {limit}")
-    config, _ = read_run_record(run)
-    vae = load(run, device=resolve_device(device))
-    dataset = load_dataset(data or config.data.name, data_dir, bars=config.data.bars)
-    x = dataset.split(split)
-    y = dataset.labels.get(split) if getattr(vae, "n_classes", 0) else None
-    if getattr(vae, "n_classes", 0) and y is None:
-        raise VaekitError(f"the conditional model needs labels, and {dataset.name} has none for {split!r}")
-    if limit is not None:
-        x, y = x[:limit], (None if y is None else y[:limit])
-    check_data_fits(vae, x, f"the {split} data")
-    if config.data.binarize == "dynamic":
-        x = held_out_binarization(x, config.train.seed, split)
-    elif config.model.likelihood == "bernoulli" and bool(((x > 0) & (x < 1)).any()):
+    run = _open(run)
+    vae = run.model(resolve_device(device))
+    held_out = run.data(split, data=data, data_dir=data_dir, limit=limit)
+    x = held_out.x
+    binary_model = run.config.data.binarize != "dynamic" and run.config.model.likelihood == "bernoulli"
+    if binary_model and bool(((x > 0) & (x < 1)).any()):
         log.warning(
             "the data has grey levels: under a Bernoulli likelihood the 'nll' is a cross-entropy, not the "
             "likelihood of binary data; binarize the data (or train with --binarize dynamic) to compare with papers"
         )
     log.info("evaluating %d examples with k = %d importance samples", len(x), k)
-    return evaluate_model(vae, x, k=k, seed=seed, max_draws=max_draws, y=y)
+    evaluation = evaluate_model(vae, x, k=k, seed=seed, max_draws=max_draws, y=held_out.y)
+    if not extra:
+        return RunEvaluation(evaluation)
+    figures = run.modality.metrics(vae, x.to(vae.device), seed=0 if seed is None else seed)
+    return RunEvaluation(evaluation, figures, run.modality.metric_rows(figures) if figures else [])
 
 
 def mig_run(
-    run: str | os.PathLike,
+    run: Run | str | os.PathLike,
     *,
     data: str | None = None,
     split: str = "test",
@@ -75,22 +118,19 @@ def mig_run(
     """
     if limit is not None and limit < 2:
         raise VaekitError(f"--limit must be at least 2, got {limit}")
-    config, _ = read_run_record(run)
-    vae = load(run, device=resolve_device(device))
-    dataset = load_dataset(data or config.data.name, data_dir)
+    run = _open(run)
+    dataset = run.dataset(data, data_dir)
     factors = dataset.factors.get(split)
     if factors is None:
         raise VaekitError(
             f"data set {dataset.name!r} has no ground-truth factors for its {split!r} split",
             "MIG needs data generated from known factors, e.g. --data shapes",
         )
-    x = dataset.split(split)
-    y = dataset.labels.get(split) if getattr(vae, "n_classes", 0) else None
-    if limit is not None:
-        x, factors, y = x[:limit], factors[:limit], (None if y is None else y[:limit])
-    check_data_fits(vae, x, f"the {split} data")
+    vae = run.model(resolve_device(device))
     if vae.latent_dim < 2:
         raise VaekitError("MIG needs a model with at least 2 latent dimensions")
-    log.info("MIG over %d examples, %d factors", len(x), factors.shape[1])
-    codes = encode(vae, x, y=y)
+    held_out = run.data(split, data=data, data_dir=data_dir, limit=limit)
+    factors = factors[: len(held_out)]
+    log.info("MIG over %d examples, %d factors", len(held_out), factors.shape[1])
+    codes = encode(vae, held_out.x, y=held_out.y)
     return mutual_information_gap(codes, factors.numpy(), factor_names=dataset.factor_names, n_bins=n_bins)

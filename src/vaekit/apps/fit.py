@@ -1,7 +1,8 @@
 """Training a VAE end to end: data checks, objective, trainer, run folder, final figures and pictures.
 
 :func:`train` runs a :class:`~vaekit.config.RunConfig` on a named data set or file (what ``vaekit train``
-does); :func:`fit` trains a VAE you built on your own arrays. Both write the same run folder.
+does); :func:`fit` trains a VAE you built on your own arrays. Both go through :func:`run` and write the same
+run folder; what depends on the kind of data (checks, pictures) is asked of the run's modality.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,23 +19,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaekit.apps.generation import (
-    model_input,
-    reconstruct,
-    sample,
-    sample_by_label,
-    write_reconstruction_picture,
-    write_samples_picture,
-)
+from vaekit.apps.generation import model_input
 from vaekit.apps.images import plot_losses
-from vaekit.apps.music import is_melody_model, write_melody_pictures
-from vaekit.build import build_vae, read_run_record, run_record
+from vaekit.build import build_vae
 from vaekit.config import DataConfig, RunConfig, merge, parse_run_config
-from vaekit.data.melody import as_token_rows
+from vaekit.data.dataset import Dataset, held_out_binarization
 from vaekit.data.registry import load_dataset, preset
 from vaekit.errors import DataError, RunFolderError, VaekitError
+from vaekit.modalities import Modality, modality_of, modality_of_run
 from vaekit.model import VAE, LadderVAE
 from vaekit.objectives import LinearWarmup, beta_tc, elbo, iwae
+from vaekit.run import Examples, Run, run_record
 from vaekit.train import RunFolder, Trainer, distributed, resolve_device
 from vaekit.train.schedules import LRSchedule
 
@@ -62,36 +57,6 @@ def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch
     return x[perm[n_val:]], x[perm[:n_val]]
 
 
-def check_data_fits(vae: VAE, x: torch.Tensor, what: str) -> None:
-    """Shape must match the model; a Bernoulli likelihood needs values in [0, 1]."""
-    if tuple(x.shape[1:]) != vae.x_shape:
-        raise DataError(
-            f"{what} has examples of shape {tuple(x.shape[1:])}, the model expects {vae.x_shape}",
-            "use data of the shape the model was built for",
-        )
-    likelihood = (vae.config or {}).get("model", {}).get("likelihood")
-    if likelihood == "bernoulli" and (x.min() < 0 or x.max() > 1):
-        raise DataError(
-            f"{what} has values in [{float(x.min()):.3g}, {float(x.max()):.3g}], a Bernoulli likelihood needs [0, 1]",
-            "use --likelihood gaussian, or scale the data",
-        )
-    if likelihood == "categorical":
-        as_token_rows(x.detach().cpu().numpy(), what)
-
-
-_SPLIT_SEED_OFFSET = {"val": 2, "test": 3}
-
-
-def held_out_binarization(x: torch.Tensor, seed: int, split: str) -> torch.Tensor:
-    """One Bernoulli draw per pixel, seeded by the run's seed and the split's name.
-
-    A run trained with dynamic binarization sees fixed draws of its held-out splits, so their losses compare
-    across epochs, and ``vaekit evaluate`` scores exactly the same draws.
-    """
-    offset = _SPLIT_SEED_OFFSET.get(split, 4)
-    return torch.bernoulli(x, generator=torch.Generator().manual_seed(seed + offset))
-
-
 def _prepare_folder(out: str | os.PathLike | None, resume: bool) -> RunFolder | None:
     if out is None:
         if resume:
@@ -109,39 +74,20 @@ def _prepare_folder(out: str | os.PathLike | None, resume: bool) -> RunFolder | 
     return folder
 
 
-def run(
-    vae: VAE,
-    config: RunConfig,
-    splits: dict[str, torch.Tensor],
-    *,
-    labels: dict[str, torch.Tensor] | None = None,
-    out: str | os.PathLike | None = None,
-    resume: bool = False,
-    callbacks: Sequence[Any] = (),
-) -> TrainResult:
-    """Train ``vae`` on ``splits`` (``train``, ``val``, optional ``test``) as ``config`` says; see :func:`train`.
+Objective = Callable[..., Any]
 
-    A conditional VAE (``vae.n_classes > 0``) also needs ``labels`` for every split; the trainer then batches
-    ``(x, y)`` pairs.
+
+def objectives(config: RunConfig, n_train: int, steps_per_epoch: int, conditional: bool) -> tuple[Objective, Objective]:
+    """``(train_loss(model, batch, step), eval_loss(model, batch))`` as ``config.objective`` names them.
+
+    Training weighs the KL by β with a linear warm-up and free bits; evaluation always uses β and no free bits,
+    so validation and test losses are the plain negative ELBO at β (the bound itself for β = 1).
     """
-    folder = _prepare_folder(out, resume)
-    for name, x in splits.items():
-        check_data_fits(vae, x, f"the {name} data")
-    n_classes = getattr(vae, "n_classes", 0)
-    if n_classes:
-        labels = {k: check_labels(labels, k, len(splits[k]), n_classes) for k in splits}
-    tc, oc = config.train, config.objective
-    device = distributed.setup(resolve_device(tc.device))
-    main_rank = distributed.rank() == 0
-    distributed.barrier()  # every rank has checked the folder before rank 0 creates it
-    dynamic = config.data.binarize == "dynamic"
-    held_out = {k: (held_out_binarization(v, tc.seed, k) if dynamic else v) for k, v in splits.items() if k != "train"}
-    steps_per_epoch = math.ceil(len(splits["train"]) / tc.batch_size)
+    oc = config.objective
     kl_weight = LinearWarmup(oc.beta, round(oc.kl_warmup * steps_per_epoch))
-    n_train = len(splits["train"])
 
     def objective(model, batch, beta, free_bits):
-        x, y = batch if n_classes else (batch, None)
+        x, y = batch if conditional else (batch, None)
         if oc.name == "iwae":
             return iwae(model, x, n_samples=oc.k, y=y)
         if oc.name == "beta-tc":
@@ -154,11 +100,26 @@ def run(
     def eval_loss(model, batch):
         return objective(model, batch, oc.beta, 0.0)
 
-    def binarize(batch):
-        return (torch.bernoulli(batch[0]), batch[1]) if n_classes else torch.bernoulli(batch)
+    return train_loss, eval_loss
 
-    def with_labels(name, x):
-        return (x, labels[name]) if n_classes else x
+
+def make_trainer(
+    vae: VAE,
+    config: RunConfig,
+    n_train: int,
+    *,
+    device: torch.device,
+    folder: RunFolder | None,
+    callbacks: Sequence[Any] = (),
+) -> Trainer:
+    """The :class:`Trainer` for ``config``: objective, learning-rate schedule, precision, dynamic binarization."""
+    tc = config.train
+    conditional = vae.n_classes > 0
+    steps_per_epoch = math.ceil(n_train / tc.batch_size)
+    train_loss, eval_loss = objectives(config, n_train, steps_per_epoch, conditional)
+
+    def binarize(batch):
+        return (torch.bernoulli(batch[0]), batch[1]) if conditional else torch.bernoulli(batch)
 
     schedule = LRSchedule(
         tc.lr,
@@ -168,13 +129,7 @@ def run(
         lr_min=tc.lr_min,
         patience=tc.lr_patience,
     )
-
-    if not resume:
-        vae.init_from_data(splits["train"])
-    if folder is not None and not resume and main_rank:
-        folder.path.mkdir(parents=True, exist_ok=True)
-        folder.write_config(run_record(config, vae.x_shape))
-    trainer = Trainer(
+    return Trainer(
         vae,
         train_loss,
         val_loss_fn=eval_loss,
@@ -187,7 +142,7 @@ def run(
         max_bad_steps=tc.max_bad_steps,
         seed=tc.seed,
         device=device,
-        batch_transform=binarize if dynamic else None,
+        batch_transform=binarize if config.data.binarize == "dynamic" else None,
         run_folder=folder,
         callbacks=callbacks,
         lr_schedule=schedule,
@@ -195,70 +150,95 @@ def run(
         time_limit=None if tc.time_limit is None else 60 * tc.time_limit,
         autocast=torch.bfloat16 if tc.precision == "bf16" else None,
     )
-    t0 = time.perf_counter()
-    val = held_out.get("val")
-    history = trainer.fit(
-        with_labels("train", splits["train"]), None if val is None else with_labels("val", val), resume=resume
-    )
-    summary: dict[str, Any] = {
-        "epochs_run": trainer.epoch,
-        "best_epoch": trainer.best_epoch,
-        "stop_reason": trainer.stop_reason,
-        "skipped_steps": trainer.skipped_steps,
-        "train_seconds_this_session": time.perf_counter() - t0,
-        "device": str(device),
-        "processes": distributed.world_size(),
-    }
-    if "test" in held_out:
-        test = trainer.evaluate(with_labels("test", held_out["test"]), eval_loss)
-        summary.update({f"test/{k}": v for k, v in test.items()})
-        summary["test/neg_elbo"] = test["recon"] + test["kl"]
-        summary["n_test"] = len(held_out["test"])
-    if folder is not None and main_rank:
-        folder.write_summary(summary)
-        shown = "test" if "test" in held_out else "val"
-        y_shown = labels.get(shown) if labels else None
-        write_pictures(vae, folder, history, held_out.get(shown), seed=tc.seed, labels=y_shown)
-        if tc.report:
-            from vaekit.apps.report import write_report
-
-            try:  # the run is complete and saved by now: a picture that fails must not lose it
-                write_report(folder.path, folder / "report.html", vae=vae, x=held_out.get(shown), labels=y_shown)
-            except Exception as err:  # noqa: BLE001
-                log.warning("report.html not written (%s: %s); `vaekit report RUN` retries", type(err).__name__, err)
-    return TrainResult(vae.eval(), history, summary, folder.path if folder else None)
 
 
-def write_pictures(
+def run(
     vae: VAE,
-    folder: RunFolder,
-    history: list[dict[str, Any]],
-    held_out: torch.Tensor | None,
+    config: RunConfig,
+    splits: dict[str, torch.Tensor],
     *,
-    seed: int,
-    labels: torch.Tensor | None = None,
-) -> None:
-    """Write ``samples.png`` (prior draws; a row per class for a conditional VAE), ``reconstructions.png``
-    (held-out inputs above outputs) and ``loss.png``."""
+    labels: dict[str, torch.Tensor] | None = None,
+    modality: Modality | None = None,
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Any] = (),
+) -> TrainResult:
+    """Train ``vae`` on ``splits`` (``train``, ``val``, optional ``test``) as ``config`` says; see :func:`train`.
+
+    A conditional VAE (``vae.n_classes > 0``) also needs ``labels`` for every split; the trainer then batches
+    ``(x, y)`` pairs. The global RNG is left as it was found.
+    """
+    folder = _prepare_folder(out, resume)
+    modality = modality or modality_of_run(None, config.model, vae.x_shape)
+    for name, x in splits.items():
+        modality.check_input(vae, x, f"the {name} data")
+    if vae.n_classes:
+        labels = {k: check_labels(labels, k, len(splits[k]), vae.n_classes) for k in splits}
+    device = distributed.setup(resolve_device(config.train.device))
+    distributed.barrier()  # every rank has checked the folder before rank 0 creates it
+    dynamic = config.data.binarize == "dynamic"
+    held_out = {
+        k: Examples(held_out_binarization(x, config.train.seed, k) if dynamic else x, (labels or {}).get(k), False)
+        for k, x in splits.items()
+        if k != "train"
+    }
+    if not resume:
+        vae.init_from_data(splits["train"])
+    if folder is not None and not resume and distributed.rank() == 0:
+        folder.path.mkdir(parents=True, exist_ok=True)
+        folder.write_config(run_record(config, vae.x_shape, modality.name))
+    trainer = make_trainer(vae, config, len(splits["train"]), device=device, folder=folder, callbacks=callbacks)
+
+    def batches(name: str, x: torch.Tensor) -> Any:
+        return (x, labels[name]) if vae.n_classes else x
+
+    t0 = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):  # the trainer seeds its own noise; the caller's RNG is untouched
+        val = held_out.get("val")
+        history = trainer.fit(
+            batches("train", splits["train"]), None if val is None else batches("val", val.x), resume=resume
+        )
+        summary: dict[str, Any] = {
+            "epochs_run": trainer.epoch,
+            "best_epoch": trainer.best_epoch,
+            "stop_reason": trainer.stop_reason,
+            "skipped_steps": trainer.skipped_steps,
+            "train_seconds_this_session": time.perf_counter() - t0,
+            "device": str(device),
+            "processes": distributed.world_size(),
+        }
+        if "test" in held_out:
+            test = trainer.evaluate(batches("test", held_out["test"].x), trainer.val_loss_fn)
+            summary.update({f"test/{k}": v for k, v in test.items()})
+            summary["test/neg_elbo"] = test["recon"] + test["kl"]
+            summary["n_test"] = len(held_out["test"])
     vae.eval()
-    if is_melody_model(vae):
-        write_melody_pictures(vae, folder, held_out, seed=seed)
-        plot_losses(history, folder / "loss.png")
-        return
-    n_classes = getattr(vae, "n_classes", 0)
-    if n_classes and len(vae.x_shape) == 3:
-        write_samples_picture(sample_by_label(vae, 10, seed=seed), folder / "samples.png")
-    else:
-        n = 64 if len(vae.x_shape) == 3 else 500
-        y = torch.arange(n) % n_classes if n_classes else None
-        write_samples_picture(sample(vae, n, seed=seed, y=y), folder / "samples.png", reference=held_out)
-    if held_out is not None:
-        # evenly spaced, not the first rows: some test sets are sorted by class (binarized MNIST starts with 0s)
-        n_show = min(len(held_out), 32 if len(vae.x_shape) == 3 else 500)
-        rows = torch.linspace(0, len(held_out) - 1, n_show).long()
-        inputs, y = held_out[rows], (labels[rows] if n_classes else None)
-        write_reconstruction_picture(inputs, reconstruct(vae, inputs, y=y), folder / "reconstructions.png")
-    plot_losses(history, folder / "loss.png")
+    if folder is not None and distributed.rank() == 0:
+        folder.write_summary(summary)
+        shown = held_out.get("test", held_out.get("val"))
+        write_run_pictures(
+            Run.open(folder.path), vae, history, shown, seed=config.train.seed, report=config.train.report
+        )
+    return TrainResult(vae, history, summary, folder.path if folder else None)
+
+
+def write_run_pictures(
+    run_: Run, vae: VAE, history: list[dict[str, Any]], shown: Examples | None, *, seed: int, report: bool
+) -> None:
+    """``samples.png``, ``reconstructions.png`` (the modality's), ``loss.png`` and, with ``report``,
+    ``report.html`` in a finished run folder."""
+    held = None if shown is None else shown.x
+    labels = None if shown is None else shown.labels
+    run_.modality.write_pictures(vae, run_.path, held, labels=labels, seed=seed)
+    plot_losses(history, run_.path / "loss.png")
+    if report:
+        from vaekit.apps.report import write_report
+
+        examples = None if shown is None else Examples(shown.x, shown.labels, vae.n_classes > 0)
+        try:  # the run is complete and saved by now: a picture that fails must not lose it
+            write_report(run_, run_.path / "report.html", model=vae, examples=examples)
+        except Exception as err:  # noqa: BLE001
+            log.warning("report.html not written (%s: %s); `vaekit report RUN` retries", type(err).__name__, err)
 
 
 def check_labels(labels: dict[str, torch.Tensor] | None, split: str, n: int, n_classes: int) -> torch.Tensor:
@@ -302,31 +282,45 @@ def train(
 ) -> TrainResult:
     """Train the VAE a :class:`RunConfig` describes on its data set, writing the run folder ``out``.
 
-    A dict config is laid over the data set's preset (see :data:`vaekit.data.registry.PRESETS`), which is
-    laid over the defaults; a :class:`RunConfig` is used as it is.
+    A dict config is laid over the data set's preset and its modality's (see :data:`vaekit.data.registry.PRESETS`
+    and :meth:`~vaekit.modalities.Modality.preset`), which are laid over the defaults; a :class:`RunConfig` is
+    used as it is.
 
-    With ``resume``, the config is read from ``out`` (a dict ``config`` may change only ``train.epochs`` and
-    ``train.device``) and training continues from the last checkpoint; on CPU the final weights
-    equal those of an uninterrupted run.
+    With ``resume``, the config is read from ``out`` (a dict ``config`` may repeat stored values but change only
+    ``train.epochs`` and ``train.device``) and training continues from the last checkpoint; on CPU the final
+    weights equal those of an uninterrupted run. The global RNG is left as it was found.
     """
     if resume:
         if out is None:
             raise VaekitError("--resume needs the run folder", "give --out RUN")
         if isinstance(config, RunConfig):
             raise VaekitError("a resumed run keeps its stored config", "pass a dict of changes, e.g. {'train': {...}}")
-        stored, _ = read_run_record(out)
-        config = _resumed_config(stored, config)
-    elif not isinstance(config, RunConfig):
-        raw = config or {}
-        name = raw.get("data", {}).get("name", DataConfig().name)
-        config = parse_run_config(merge(preset(name), raw))
-    dataset = load_dataset(config.data.name, data_dir, bars=config.data.bars)
+        stored = Run.open(out)
+        config, modality = _resumed_config(stored.config, config), stored.modality
+        dataset = load_dataset(config.data.name, data_dir, **config.data.loader_options)
+    else:
+        config, dataset = _config_and_data(config, data_dir)
+        modality = modality_of(dataset)
     splits, labels = _splits_for(dataset.splits, config.data, config.train.seed, dataset.labels)
-    if config.data.condition == "label" and not resume:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.train.seed)  # the initial weights are part of a repeatable run
+        vae = build_vae(dataset.x_shape, config.model)
+    return run(vae, config, splits, labels=labels, modality=modality, out=out, resume=resume, callbacks=callbacks)
+
+
+def _config_and_data(config: RunConfig | dict | None, data_dir: str | os.PathLike | None) -> tuple[RunConfig, Dataset]:
+    """The validated config of a new run (presets under a dict's values; label count for ``condition = label``)
+    and its data set."""
+    if isinstance(config, RunConfig):
+        return config, load_dataset(config.data.name, data_dir, **config.data.loader_options)
+    raw = config or {}
+    data = parse_run_config({"data": raw.get("data", {})}).data
+    dataset = load_dataset(data.name, data_dir, **data.loader_options)
+    presets = merge(modality_of(dataset).preset(), preset(data.name))
+    config = parse_run_config(merge(presets, raw))
+    if config.data.condition == "label":
         config = parse_run_config(merge(config.model_dump(), {"model": {"classes": _n_classes(dataset)}}))
-    torch.manual_seed(config.train.seed)  # the initial weights are part of a repeatable run
-    vae = build_vae(dataset.x_shape, config.model)
-    return run(vae, config, splits, labels=labels, out=out, resume=resume, callbacks=callbacks)
+    return config, dataset
 
 
 def _n_classes(dataset: Any) -> int:
@@ -346,12 +340,22 @@ RESUMABLE = {"train": {"epochs", "device"}}
 
 
 def _resumed_config(stored: RunConfig, given: dict | None) -> RunConfig:
-    """The stored config with the only changes a resume allows (``train.epochs``, ``train.device``)."""
+    """The stored config with the only changes a resume allows (``train.epochs``, ``train.device``).
+
+    Repeating the original command with ``--resume`` repeats its values: a value equal to the stored one is
+    not a change. Only values that differ are refused.
+    """
     given = given or {}
-    changed = [f"{sec}.{k}" for sec, vals in given.items() for k in vals if k not in RESUMABLE.get(sec, set())]
+    merged = parse_run_config(merge(stored.model_dump(), given))
+    changed = [
+        f"{sec}.{k}"
+        for sec, values in given.items()
+        for k in values
+        if k not in RESUMABLE.get(sec, set()) and getattr(getattr(merged, sec), k) != getattr(getattr(stored, sec), k)
+    ]
     if changed:
         raise VaekitError(f"cannot change {', '.join(changed)} when resuming", "only --epochs and --device may change")
-    return parse_run_config(merge(stored.model_dump(), given))
+    return merged
 
 
 def fit(

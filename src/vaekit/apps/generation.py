@@ -6,7 +6,6 @@ input fits the model. The tensor-level versions are methods of :class:`vaekit.VA
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -14,15 +13,12 @@ import numpy as np
 import torch
 from torch.distributions import Distribution
 
-from vaekit.apps.images import plot_table_pairs, save_image_grid, save_pairs
+from vaekit.apps.images import save_image_grid
 from vaekit.data.dataset import as_examples
 from vaekit.errors import DataError, VaekitError
 from vaekit.model.vae import VAE
-from vaekit.train.checkpoint import atomic_write_bytes, atomic_write_text
-
-
-def _device(vae: VAE) -> torch.device:
-    return next(vae.parameters()).device
+from vaekit.run import Run
+from vaekit.utils import atomic_write_bytes, atomic_write_text, eval_mode, inference, make_generator, npy_bytes
 
 
 def model_input(vae: VAE, x: np.ndarray | torch.Tensor, what: str = "input") -> torch.Tensor:
@@ -51,15 +47,11 @@ def likelihood(vae, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribut
     return vae.decode(z) if y is None else vae.decode(z, y)
 
 
-def _generator(seed: int | None, device: torch.device) -> torch.Generator | None:
-    return None if seed is None else torch.Generator(device=device).manual_seed(seed)
-
-
 def model_labels(
     vae: VAE, y: np.ndarray | torch.Tensor | int | None, n: int, what: str = "labels"
 ) -> torch.Tensor | None:
     """Labels for a conditional VAE as a long tensor ``(n,)`` (an int means ``n`` copies); None for others."""
-    n_classes = getattr(vae, "n_classes", 0)
+    n_classes = vae.n_classes
     if not n_classes:
         if y is not None:
             raise VaekitError("this model is not conditional: it takes no labels", "train with --condition label")
@@ -82,7 +74,7 @@ def model_labels(
     return t
 
 
-@torch.no_grad()
+@inference
 def sample(
     vae: VAE,
     n: int,
@@ -100,10 +92,9 @@ def sample(
         raise VaekitError(f"cannot draw {n} samples", "ask for at least 1")
     if temperature <= 0:
         raise VaekitError(f"temperature must be positive, got {temperature}")
-    vae.eval()
     labels = model_labels(vae, y, n)
-    dev = _device(vae)
-    g = _generator(seed, dev)
+    dev = vae.device
+    g = make_generator(seed, dev)
     if labels is None:
         return vae.sample(n, temperature=temperature, generator=g, mean=mean).cpu().numpy()
     return vae.sample(n, temperature=temperature, generator=g, mean=mean, y=labels.to(dev)).cpu().numpy()
@@ -114,21 +105,20 @@ def sample_by_label(vae: VAE, per_class: int = 10, *, temperature: float = 1.0, 
 
     The same prior draws z are used in every row, so columns show one "style" across the classes.
     """
-    n_classes = getattr(vae, "n_classes", 0)
+    n_classes = vae.n_classes
     if not n_classes:
         raise VaekitError("only a conditional VAE draws by label", "train with --condition label")
     if per_class < 1:
         raise VaekitError(f"cannot draw {per_class} samples per class", "ask for at least 1")
-    vae.eval()
-    dev = _device(vae)
-    with torch.no_grad():
-        z = vae.prior.sample(per_class, temperature=temperature, generator=_generator(seed, dev))
+    dev = vae.device
+    with torch.no_grad(), eval_mode(vae):
+        z = vae.prior.sample(per_class, temperature=temperature, generator=make_generator(seed, dev))
         z = z.repeat(n_classes, 1)
         y = torch.arange(n_classes, device=dev).repeat_interleave(per_class)
         return vae.decode(z, y).mean.cpu().numpy()
 
 
-@torch.no_grad()
+@inference
 def encode(
     vae: VAE,
     x: np.ndarray | torch.Tensor,
@@ -142,11 +132,10 @@ def encode(
 
     A conditional VAE also needs the labels ``y (N,)``.
     """
-    vae.eval()
     xs = model_input(vae, x)
     labels = model_labels(vae, y, len(xs))
-    dev = _device(vae)
-    g = _generator(seed, dev)
+    dev = vae.device
+    g = make_generator(seed, dev)
     out = []
     for i, chunk in enumerate(xs.split(batch_size)):
         yb = None if labels is None else labels[i * batch_size : (i + 1) * batch_size].to(dev)
@@ -158,7 +147,7 @@ def encode(
     return torch.cat(out).cpu().numpy()
 
 
-@torch.no_grad()
+@inference
 def decode(
     vae: VAE,
     z: np.ndarray | torch.Tensor,
@@ -171,12 +160,11 @@ def decode(
 
     A conditional VAE also needs labels ``y`` (one for all codes, or one per code).
     """
-    vae.eval()
     zs = torch.as_tensor(np.asarray(z), dtype=torch.float32)
     if zs.dim() != 2 or zs.shape[1] != vae.latent_dim:
         raise DataError(f"latent codes have shape {tuple(zs.shape)}", f"need (N, {vae.latent_dim})")
     labels = model_labels(vae, y, len(zs))
-    dev = _device(vae)
+    dev = vae.device
     out = []
     for i, c in enumerate(zs.split(batch_size)):
         yb = None if labels is None else labels[i * batch_size : i * batch_size + len(c)].to(dev)
@@ -185,15 +173,14 @@ def decode(
     return torch.cat(out).cpu().numpy()
 
 
-@torch.no_grad()
+@inference
 def reconstruct(
     vae: VAE, x: np.ndarray | torch.Tensor, *, batch_size: int = 1024, y: np.ndarray | torch.Tensor | None = None
 ) -> np.ndarray:
     """E[x | z = E[z|x]] for each input: array shaped like ``x``'s examples (given labels ``y`` if conditional)."""
-    vae.eval()
     xs = model_input(vae, x)
     labels = model_labels(vae, y, len(xs))
-    dev = _device(vae)
+    dev = vae.device
     out = []
     for i, c in enumerate(xs.split(batch_size)):
         if labels is None:
@@ -222,9 +209,7 @@ def write_array(array: np.ndarray, path: str | os.PathLike, *, column_prefix: st
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        buf = io.BytesIO()
-        np.save(buf, array)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, npy_bytes(array))
     elif suffix == ".csv":
         flat = array.reshape(len(array), -1)
         header = ",".join(f"{column_prefix}{i}" for i in range(flat.shape[1]))
@@ -238,21 +223,93 @@ def write_array(array: np.ndarray, path: str | os.PathLike, *, column_prefix: st
         raise VaekitError(f"cannot write {path.name}", "use .png, .npy or .csv")
 
 
-def write_samples_picture(samples: np.ndarray, path: str | os.PathLike, reference: torch.Tensor | None = None) -> None:
-    """A grid of image samples, or for tables a scatter of samples over reference data."""
-    if samples.ndim == 4:
-        save_image_grid(samples, path)
-    else:
-        ref = reference if reference is not None else torch.empty(0, samples.shape[1])
-        plot_table_pairs(
-            ref, torch.as_tensor(samples), path, labels=("data", "samples"), title="samples from the prior"
+# commands on a run ------------------------------------------------------------------------------------------
+def sample_run(
+    run: Run,
+    output: str | os.PathLike,
+    *,
+    n: int | None = None,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    label: int | None = None,
+    by_label: bool = False,
+    greedy: bool = False,
+) -> np.ndarray:
+    """What ``vaekit sample`` does: draw ``n`` examples from a run's model (64 by default) and write them to
+    ``output`` in the run's modality's format; ``by_label``: a row of ``n`` (default 10) per class for a
+    conditional model, ``label``: all of one class. Returns what was written."""
+    modality = run.modality
+    modality.check_output(output, "samples")
+    vae = run.model()
+    if by_label:
+        if label is not None:
+            raise VaekitError("--label and --grid-by-label exclude each other", "give one of them")
+        per_class = 10 if n is None else n  # -n counts draws per class here
+        rows = sample_by_label(vae, per_class, temperature=temperature, seed=seed)
+        modality.write("samples", rows, output, per_row=per_class)
+        return rows
+    n = 64 if n is None else n
+    if n < 1:
+        raise VaekitError(f"cannot draw {n} samples", "ask for at least 1")
+    if temperature <= 0:
+        raise VaekitError(f"temperature must be positive, got {temperature}")
+    if vae.n_classes and label is None:
+        raise VaekitError("this model is conditional", f"give --label 0..{vae.n_classes - 1} or --grid-by-label")
+    labels = model_labels(vae, label, n)
+    with eval_mode(vae), torch.no_grad():
+        rows = modality.sample(
+            vae,
+            n,
+            temperature=temperature,
+            greedy=greedy,
+            generator=make_generator(seed, vae.device),
+            y=None if labels is None else labels.to(vae.device),
         )
+    modality.write("samples", rows, output)
+    return rows
 
 
-def write_reconstruction_picture(inputs: torch.Tensor, outputs: np.ndarray, path: str | os.PathLike) -> None:
-    """Inputs above their reconstructions (images), or inputs against reconstructions (tables)."""
-    out = torch.as_tensor(outputs)
-    if inputs.dim() == 4:
-        save_pairs(inputs, out, path)
-    else:
-        plot_table_pairs(inputs, out, path, labels=("input", "reconstruction"), title="reconstructions", paired=True)
+def reconstruct_run(
+    run: Run,
+    output: str | os.PathLike,
+    *,
+    data: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "test",
+    n: int | None = None,
+) -> np.ndarray:
+    """What ``vaekit reconstruct`` does: reconstruct ``split`` of ``data`` (default: the run's data; a single
+    input file such as a tune is reconstructed whole) and write inputs and reconstructions to ``output``."""
+    modality = run.modality
+    modality.check_output(output, "reconstructions")
+    vae = run.model()
+    if data is not None and modality.reads_file(data):
+        rows, reference = modality.reconstruct_file(vae, data)
+        modality.write("reconstructions", rows, output, reference=reference)
+        return rows
+    held_out = run.data(split, data=data, data_dir=data_dir)
+    limit = n if n is not None else modality.shown("reconstructions", output)
+    held_out = held_out.rows(slice(0, max(limit, 1))) if limit is not None else held_out
+    x, y = held_out.x, held_out.y
+    with eval_mode(vae), torch.no_grad():
+        rows = modality.reconstruct(vae, x.to(vae.device), None if y is None else y.to(vae.device))
+    modality.write("reconstructions", rows, output, reference=x.numpy())
+    return rows
+
+
+def encode_run(
+    run: Run,
+    output: str | os.PathLike,
+    *,
+    data: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "test",
+    sample: bool = False,
+    seed: int | None = None,
+) -> np.ndarray:
+    """What ``vaekit encode`` does: the latent codes of ``split`` of ``data`` written to ``output``."""
+    run.modality.check_output(output, "codes")
+    held_out = run.data(split, data=data, data_dir=data_dir)
+    codes = encode(run.model(), held_out.x, sample=sample, seed=seed, y=held_out.y)
+    run.modality.write("codes", codes, output)
+    return codes

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaekit.train.checkpoint import atomic_write_bytes
+from vaekit.utils import atomic_write_bytes
 
 
 def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, pad: int = 2, min_tile: int = 28):

@@ -21,13 +21,10 @@ from vaekit.apps.generation import likelihood, model_input, model_labels, poster
 from vaekit.apps.images import _figure, image_grid
 from vaekit.distributions import kl_per_dim
 from vaekit.errors import VaekitError
-from vaekit.train.checkpoint import atomic_write_bytes
+from vaekit.run import Run
+from vaekit.utils import INTERPOLATIONS, atomic_write_bytes, inference, latent_path, npy_bytes, npz_bytes
 
-METHODS = ("lerp", "slerp")
-
-
-def _device(vae) -> torch.device:
-    return next(vae.parameters()).device
+METHODS = INTERPOLATIONS
 
 
 def _inputs(vae, x: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
@@ -43,28 +40,6 @@ def _mean(px) -> torch.Tensor:
     return px.mean
 
 
-def latent_path(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "lerp") -> torch.Tensor:
-    """Points along a path from ``z0`` to ``z1`` (each ``(*lead, d)``): ``(*lead, steps, d)``, ends included.
-
-    ``lerp``: z(t) = (1 - t) z0 + t z1. ``slerp`` (spherical, White 2016, arXiv:1609.04468):
-    z(t) = sin((1 - t) w) / sin w * z0 + sin(t w) / sin w * z1 with w the angle between z0 and z1, which keeps
-    the norm typical of a Gaussian prior in many dimensions; nearly parallel codes fall back to lerp.
-    """
-    if method not in METHODS:
-        raise VaekitError(f"unknown interpolation method {method!r}", "use lerp or slerp")
-    if steps < 2:
-        raise VaekitError(f"an interpolation needs at least 2 steps, got {steps}")
-    t = torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device).view(-1, 1)
-    a, b = z0.unsqueeze(-2), z1.unsqueeze(-2)
-    if method == "lerp":
-        return (1 - t) * a + t * b
-    cos = (a * b).sum(-1, keepdim=True) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True)).clamp_min(1e-12)
-    omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
-    sin = torch.sin(omega)
-    spherical = torch.sin((1 - t) * omega) / sin * a + torch.sin(t * omega) / sin * b
-    return torch.where(sin.abs() < 1e-4, (1 - t) * a + t * b, spherical)
-
-
 @dataclass(frozen=True)
 class Interpolation:
     """``inputs (P, 2, *x_shape)``: the real endpoints; ``z (P, steps, d)``: the latent path from the posterior
@@ -76,7 +51,7 @@ class Interpolation:
     t: np.ndarray
 
 
-@torch.no_grad()
+@inference
 def interpolate(
     vae,
     x0: np.ndarray | torch.Tensor,
@@ -94,12 +69,11 @@ def interpolate(
     ``summary`` turns each p(x|z) into what is returned (default E[x|z]; e.g. ``lambda px: px.mode`` for a
     categorical decoder). See :func:`latent_path` for ``method``.
     """
-    vae.eval()
     a, b = _inputs(vae, x0, "x0"), _inputs(vae, x1, "x1")
     if len(a) != len(b):
         raise VaekitError(f"{len(a)} start points but {len(b)} end points", "give pairs")
     labels = model_labels(vae, y, len(a))
-    dev = _device(vae)
+    dev = vae.device
     yd = None if labels is None else labels.to(dev)
     z0, z1 = posterior(vae, a.to(dev), yd).mean, posterior(vae, b.to(dev), yd).mean
     z = latent_path(z0, z1, steps, method)  # (P, steps, d)
@@ -142,17 +116,16 @@ class Traversal:
     kl: np.ndarray
 
 
-@torch.no_grad()
+@inference
 def latent_kl(vae, x: np.ndarray | torch.Tensor, y=None, batch_size: int = 1024) -> np.ndarray:
     """Mean KL(q(z_j|x) || p(z_j)) of each latent dimension over ``x``: ``(d,)`` nats.
 
     For a prior that does not factorise (mixture, VampPrior) the variance of the posterior means over ``x``
     stands in (the active-units statistic of Burda et al. 2016), which orders dimensions the same way.
     """
-    vae.eval()
     xs = model_input(vae, x)
     labels = model_labels(vae, y, len(xs))
-    dev = _device(vae)
+    dev = vae.device
     pz = vae.prior()
     sums, means = None, []
     for i, c in enumerate(xs.split(batch_size)):
@@ -183,7 +156,7 @@ def parse_dims(text: str | Sequence[int] | None, latent_dim: int) -> list[int] |
     return dims
 
 
-@torch.no_grad()
+@inference
 def traverse(
     vae,
     x: np.ndarray | torch.Tensor,
@@ -212,7 +185,7 @@ def traverse(
     kl = latent_kl(vae, xs, labels)
     chosen = parse_dims(dims, vae.latent_dim)
     order = chosen if chosen is not None else [int(j) for j in np.argsort(-kl, kind="stable")]
-    dev = _device(vae)
+    dev = vae.device
     y_base = None if labels is None else labels[base_index : base_index + 1].to(dev)
     base = posterior(vae, xs[base_index : base_index + 1].to(dev), y_base).mean[0]
     values = torch.linspace(-span, span, steps, device=dev)
@@ -243,7 +216,7 @@ class LatentMap:
     explained: np.ndarray
 
 
-@torch.no_grad()
+@inference
 def latent_map(
     vae,
     x: np.ndarray | torch.Tensor,
@@ -261,10 +234,9 @@ def latent_map(
     """
     if grid < 2:
         raise VaekitError(f"the manifold grid needs at least 2 points a side, got {grid}")
-    vae.eval()
     xs = model_input(vae, x)
     cond = model_labels(vae, y, len(xs))
-    dev = _device(vae)
+    dev = vae.device
     means = []
     for i, c in enumerate(xs.split(1024)):
         yb = None if cond is None else cond[i * 1024 : i * 1024 + len(c)].to(dev)
@@ -395,9 +367,7 @@ def write_interpolation(result: Interpolation, path: str | os.PathLike) -> None:
     elif suffix == ".png":
         write_picture(interpolation_png(result), path)
     else:
-        buf = io.BytesIO()
-        np.save(buf, result.decoded)
-        write_picture(buf.getvalue(), path)
+        write_picture(npy_bytes(result.decoded), path)
 
 
 def write_traversal(result: Traversal, path: str | os.PathLike) -> None:
@@ -405,6 +375,97 @@ def write_traversal(result: Traversal, path: str | os.PathLike) -> None:
     if Path(path).suffix.lower() == ".png":
         write_picture(traversal_png(result), path)
     else:
-        buf = io.BytesIO()
-        np.save(buf, result.decoded)
-        write_picture(buf.getvalue(), path)
+        write_picture(npy_bytes(result.decoded), path)
+
+
+# commands on a run ------------------------------------------------------------------------------------------
+def interpolate_run(
+    run: Run,
+    output: str | os.PathLike,
+    *,
+    inputs: Sequence[str] = (),
+    data: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "test",
+    pairs: int = 8,
+    steps: int = 10,
+    method: str = "lerp",
+    seed: int = 0,
+) -> Interpolation:
+    """What ``vaekit interpolate`` does: paths between random held-out pairs of ``split`` (or, with two input
+    files in ``inputs``, between their first windows), decoded and written in the run's modality's format."""
+    modality = run.modality
+    modality.check_output(output, "interpolation")
+    vae = run.model()
+    if inputs:
+        if len(inputs) != 2:
+            raise VaekitError(f"an interpolation between files needs two of them, got {len(inputs)}", "give --data a b")
+        a, b = (torch.as_tensor(modality.read_file(p, vae)[:1]) for p in inputs)
+        result = interpolate(vae, a, b, steps=steps, method=method, summary=modality.show)
+        modality.write_interpolation(result, output, names=[Path(p).stem for p in inputs])
+        return result
+    held_out = run.data(split, data=data, data_dir=data_dir)
+    y = held_out.y
+    a, b = choose_pairs(len(held_out), pairs, seed=seed, labels=y)
+    result = interpolate(
+        vae,
+        held_out.x[a],
+        held_out.x[b],
+        steps=steps,
+        method=method,
+        y=None if y is None else y[a],
+        summary=modality.show,
+    )
+    modality.write_interpolation(result, output)
+    return result
+
+
+def traverse_run(
+    run: Run,
+    output: str | os.PathLike,
+    *,
+    data: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "test",
+    dims: str | Sequence[int] | None = None,
+    span: float = 3.0,
+    steps: int = 9,
+    index: int = 0,
+) -> Traversal:
+    """What ``vaekit traverse`` does: one row per latent dimension around the ``index``-th held-out example."""
+    run.modality.check_output(output, "traversal")
+    held_out = run.data(split, data=data, data_dir=data_dir)
+    if not 0 <= index < len(held_out):
+        raise VaekitError(f"--index {index} is outside the {len(held_out)} {split} examples")
+    # the KL order needs a sample of the data, not all of it; the base example goes first
+    rows = torch.cat([torch.tensor([index]), torch.linspace(0, len(held_out) - 1, min(len(held_out), 2000)).long()])
+    chosen = held_out.rows(rows)
+    result = traverse(run.model(), chosen.x, dims=dims, span=span, steps=steps, base_index=0, y=chosen.y)
+    write_traversal(result, output)
+    return result
+
+
+def latent_map_run(
+    run: Run,
+    output: str | os.PathLike,
+    *,
+    data: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "test",
+    limit: int = 5000,
+    grid: int = 12,
+) -> LatentMap:
+    """What ``vaekit latent-map`` does: at most ``limit`` evenly spaced held-out examples in the latent plane,
+    as a picture (``.png``) or arrays (``.npz``: coords, labels, manifold, axes, center)."""
+    run.modality.check_output(output, "map")
+    if limit < 2:
+        raise VaekitError(f"--limit must be at least 2, got {limit}")
+    held_out = run.data(split, data=data, data_dir=data_dir).spread(limit)
+    result = latent_map(run.model(), held_out.x, held_out.labels, grid=grid, y=held_out.y)
+    if Path(output).suffix.lower() == ".png":
+        write_picture(latent_map_png(result, title=str(run.path)), output)
+    else:
+        extra = {} if result.labels is None else {"labels": result.labels}
+        arrays = {"coords": result.coords, "manifold": result.manifold, "axes": result.axes, "center": result.center}
+        write_picture(npz_bytes(**arrays, **extra), output)
+    return result

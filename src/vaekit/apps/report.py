@@ -10,21 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from vaekit.apps.latent import (
-    choose_pairs,
-    interpolate,
-    interpolation_png,
-    latent_map,
-    latent_map_png,
-    traversal_png,
-    traverse,
-)
-from vaekit.build import load, read_run_record
-from vaekit.data.registry import load_dataset
+from vaekit.apps.latent import latent_map, latent_map_png
 from vaekit.errors import VaekitError
-from vaekit.train.checkpoint import atomic_write_text
+from vaekit.run import Examples, Run
+from vaekit.utils import atomic_write_text, eval_mode
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +30,8 @@ p.note { color: #666; font-size: 0.9em; }
 """
 
 
-def _img(png: bytes, alt: str) -> str:
+def embed_png(png: bytes, alt: str) -> str:
+    """An ``<img>`` with the PNG inlined as a data URI (the page fetches nothing)."""
     data = base64.b64encode(png).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
@@ -65,14 +55,6 @@ def _table(rows: list[tuple[str, Any]]) -> str:
     return f"<table>\n{body}\n</table>"
 
 
-def _subset(x: torch.Tensor, labels: torch.Tensor | None, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Evenly spaced rows (held-out sets may be sorted by class)."""
-    if len(x) <= n:
-        return x, labels
-    rows = torch.linspace(0, len(x) - 1, n).long()
-    return x[rows], None if labels is None else labels[rows]
-
-
 def _guarded(what: str, make) -> str:
     """A picture section that explains itself instead of failing the whole report."""
     try:
@@ -81,106 +63,66 @@ def _guarded(what: str, make) -> str:
         return f'<p class="note">{html.escape(what)} not drawn: {html.escape(str(err))}</p>'
 
 
-def build_report(
-    run: str | os.PathLike,
-    *,
-    vae=None,
-    x: torch.Tensor | None = None,
-    labels: torch.Tensor | None = None,
-    data: str | None = None,
-    data_dir: str | os.PathLike | None = None,
-    split: str = "test",
-    seed: int = 0,
-) -> str:
-    """The HTML of a run's report: configuration, figures, training curves, samples, reconstructions, an
-    interpolation, traversals and the latent map. ``x``/``labels``: held-out data (default: ``split`` of the
-    run's data set); ``vae``: the trained model (default: loaded from the run folder)."""
-    folder = Path(run)
-    config, x_shape = read_run_record(folder)
-    vae = vae if vae is not None else load(folder)
-    vae.eval()
-    if x is None:
-        dataset = load_dataset(data or config.data.name, data_dir)
-        x = dataset.split(split)
-        labels = dataset.labels.get(split) if split in dataset.splits else dataset.labels.get("train")
-    if labels is not None and len(labels) != len(x):
-        labels = None
-    x, labels = _subset(x, labels, MAX_POINTS)
-    conditional = getattr(vae, "n_classes", 0) > 0
-    y = labels if conditional else None
-    images = len(x_shape) == 3
-
-    summary_path = folder / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    metrics_path = folder / "metrics.jsonl"
-    history = [json.loads(line) for line in metrics_path.read_text().splitlines()] if metrics_path.is_file() else []
-
-    parts = [f"<h1>vaekit run <code>{html.escape(folder.name)}</code></h1>"]
-    described = (
-        f"{config.model.arch} VAE, {config.model.latent_dim} latent dimensions, {config.model.likelihood} "
-        f"likelihood, objective {config.objective.name}, data {config.data.name} (examples of shape {list(x_shape)})"
-        + (f", conditioned on {vae.n_classes} labels" if conditional else "")
-    )
-    parts.append(f"<p>{html.escape(described)}</p>")
-
-    rows: list[tuple[str, Any]] = [(k, v) for k, v in summary.items() if isinstance(v, (int, float, str))]
-    last = history[-1] if history else {}
+def _common_sections(run: Run, vae: Any, examples: Examples, *, seed: int) -> list[str]:
+    """Figures, curves and the run folder's pictures, the latent map: what every modality's report shows."""
+    parts = []
+    rows: list[tuple[str, Any]] = [(k, v) for k, v in run.summary.items() if isinstance(v, (int, float, str))]
+    last = run.metrics[-1] if run.metrics else {}
     rows += [(f"last epoch {k}", v) for k, v in last.items() if "/" in k]
     parts.append(_section("Figures", _table(rows) if rows else "<p>no figures yet</p>", "losses in nats per example"))
-
     for title, name in (
         ("Training curves", "loss.png"),
         ("Samples from the prior", "samples.png"),
         ("Reconstructions", "reconstructions.png"),
     ):
-        png = _read_png(folder / name)
+        png = _read_png(run.path / name)
         if png is not None:
-            note = "a row per class" if conditional and name == "samples.png" and images else ""
-            if name == "reconstructions.png" and images:
-                note = "held-out inputs above their reconstructions"
-            parts.append(_section(title, _img(png, title), note))
+            parts.append(_section(title, embed_png(png, title), run.modality.picture_note(name, run.conditional)))
+    return parts
 
-    def interpolation_html() -> str:
-        if not images:
-            raise VaekitError("the data are not images")
-        a, b = choose_pairs(len(x), 8, seed=seed, labels=y)
-        result = interpolate(vae, x[a], x[b], steps=10, y=None if y is None else y[a])
-        return _img(interpolation_png(result), "interpolation")
 
-    parts.append(
-        _section(
-            "Interpolation",
-            _guarded("interpolation", interpolation_html),
-            "each row: a real held-out input, ten decoded points on the straight line between the two posterior "
-            "means, the other real input" + (" (pairs of the same class)" if conditional else ""),
-        )
+def build_report(
+    run: Run | str | os.PathLike,
+    *,
+    model: Any = None,
+    examples: Examples | None = None,
+    data: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "test",
+    seed: int = 0,
+) -> str:
+    """The HTML of a run's report: configuration, figures, training curves, samples, reconstructions, the
+    latent map, and the sections the run's modality adds (images: an interpolation and traversals).
+    ``examples``: held-out data (default: ``split`` of the run's data); ``model``: the trained model (default:
+    the run's)."""
+    run = run if isinstance(run, Run) else Run.open(run)
+    vae = model if model is not None else run.model()
+    examples = examples if examples is not None else run.data(split, data=data, data_dir=data_dir)
+    examples = examples.spread(MAX_POINTS)
+    y = examples.y if run.conditional else None
+    config = run.config
+    described = (
+        f"{config.model.arch} VAE, {config.model.latent_dim} latent dimensions, {config.model.likelihood} "
+        f"likelihood, objective {config.objective.name}, data {config.data.name} ({run.modality.name}, examples "
+        f"of shape {list(run.x_shape)})" + (f", conditioned on {vae.n_classes} labels" if run.conditional else "")
     )
+    parts = [f"<h1>vaekit run <code>{html.escape(run.path.name)}</code></h1>", f"<p>{html.escape(described)}</p>"]
+    parts += _common_sections(run, vae, examples, seed=seed)
+    with eval_mode(vae):
+        try:
+            sections = run.modality.report_sections(vae, examples.x, y, seed=seed)
+        except VaekitError as err:
+            sections = [("Pictures", f'<p class="note">not drawn: {html.escape(str(err))}</p>', "")]
+        parts += [_section(title, body, note) for title, body, note in sections]
 
-    def traversal_html() -> str:
-        if not images:
-            raise VaekitError("the data are not images")
-        result = traverse(vae, x, span=3.0, steps=9, y=y)
-        kl = ", ".join(f"z{j}: {result.kl[j]:.2f}" for j in result.dims)
-        return _img(traversal_png(result), "traversals") + f'<p class="note">mean KL per dimension (nats): {kl}</p>'
+        def map_html() -> str:
+            return embed_png(latent_map_png(latent_map(vae, examples.x, examples.labels, y=y)), "latent map")
 
-    parts.append(
-        _section(
-            "Latent traversals",
-            _guarded("traversals", traversal_html),
-            "one row per latent dimension, largest KL first; each varies that dimension from -3 to 3 around the "
-            "posterior mean of the first held-out example",
-        )
-    )
-
-    def map_html() -> str:
-        result = latent_map(vae, x, labels, y=y)
-        return _img(latent_map_png(result), "latent map")
-
-    parts.append(_section("Latent map", _guarded("latent map", map_html)))
+        parts.append(_section("Latent map", _guarded("latent map", map_html)))
     parts.append(
         _section("Configuration", f"<pre>{html.escape(json.dumps(config.model_dump(mode='json'), indent=2))}</pre>")
     )
-    title = html.escape(f"vaekit report: {folder.name}")
+    title = html.escape(f"vaekit report: {run.path.name}")
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(parts) + "\n</body>\n</html>\n"
@@ -188,19 +130,18 @@ def build_report(
 
 
 def write_report(
-    run: str | os.PathLike,
+    run: Run | str | os.PathLike,
     path: str | os.PathLike,
     *,
-    vae=None,
-    x: torch.Tensor | None = None,
-    labels: torch.Tensor | None = None,
+    model: Any = None,
+    examples: Examples | None = None,
     data: str | None = None,
     data_dir: str | os.PathLike | None = None,
     split: str = "test",
     seed: int = 0,
 ) -> Path:
     """Write :func:`build_report`'s page to ``path`` (atomically); returns the path."""
-    page = build_report(run, vae=vae, x=x, labels=labels, data=data, data_dir=data_dir, split=split, seed=seed)
+    page = build_report(run, model=model, examples=examples, data=data, data_dir=data_dir, split=split, seed=seed)
     atomic_write_text(path, page)
     log.info("wrote %s", path)
     return Path(path)

@@ -14,10 +14,11 @@ from vaekit.errors import DataError
 class Dataset:
     """Named splits of float32 tensors shaped ``(N, *x_shape)``, with optional integer labels per split.
 
-    Images are ``(N, C, H, W)`` with values in [0, 1]; tables are ``(N, D)``. Registered data sets carry
-    their standard splits (``train``, ``test``, and ``val`` where the benchmark fixes one); a file is one
-    ``train`` split. Data generated from known factors (``shapes``) also carries ``factors``: per split an
-    integer tensor ``(N, n_factors)`` of factor indices, named by ``factor_names``.
+        Images are ``(N, C, H, W)`` with values in [0, 1]; tables are ``(N, D)``. Registered data sets carry
+        their standard splits (``train``, ``test``, and ``val`` where the benchmark fixes one); a file is one
+        ``train`` split. Data generated from known factors (``shapes``) also carries ``factors``: per split an
+        integer tensor ``(N, n_factors)`` of factor indices, named by ``factor_names``. A loader that knows what kind
+    of data it returns names its ``modality`` (see :mod:`vaekit.modalities`).
     """
 
     name: str
@@ -25,6 +26,7 @@ class Dataset:
     labels: dict[str, torch.Tensor] = field(default_factory=dict)
     factors: dict[str, torch.Tensor] = field(default_factory=dict)
     factor_names: tuple[str, ...] = ()
+    modality: str | None = None  # the kind of data, where the loader knows it (else recognised by shape)
 
     @property
     def x_shape(self) -> tuple[int, ...]:
@@ -72,3 +74,16 @@ def as_examples(array: np.ndarray, what: str, *, allow_missing: bool = False) ->
 
 def as_labels(array: np.ndarray | None) -> torch.Tensor | None:
     return None if array is None else torch.as_tensor(np.asarray(array).reshape(-1).astype(np.int64))
+
+
+_SPLIT_SEED_OFFSET = {"val": 2, "test": 3}
+
+
+def held_out_binarization(x: torch.Tensor, seed: int, split: str) -> torch.Tensor:
+    """One Bernoulli draw per pixel, seeded by the run's seed and the split's name.
+
+    A run trained with dynamic binarization sees fixed draws of its held-out splits, so their losses compare
+    across epochs, and ``vaekit evaluate`` scores exactly the same draws.
+    """
+    offset = _SPLIT_SEED_OFFSET.get(split, 4)
+    return torch.bernoulli(x, generator=torch.Generator().manual_seed(seed + offset))

@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vaekit.errors import DataError
+from vaekit.utils import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,10 @@ def _gunzip(raw: bytes, path: Path) -> bytes:
         raise DataError(f"{path} is not a valid gzip file ({err})", "delete it so it is fetched again") from None
 
 
+class _ChecksumMismatch(Exception):
+    """The downloaded bytes are not the ones the spec names (the partial file is discarded)."""
+
+
 def _download(spec: FileSpec, path: Path) -> None:
     hint = f"put the file at {path}, or point --data-dir / ${ENV_VAR} at a folder that has {spec.path}"
     try:
@@ -89,24 +93,20 @@ def _download(spec: FileSpec, path: Path) -> None:
     errors = []
     for url in spec.urls:
         log.info("downloading %s", url)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        tmp = Path(tmp_name)
         try:
-            h = hashlib.sha256()
-            with os.fdopen(fd, "wb") as raw_out, urllib.request.urlopen(url, timeout=30) as response:
+            with atomic_open(path, suffix=".part") as raw_out, urllib.request.urlopen(url, timeout=30) as response:
+                h = hashlib.sha256()
                 out = gzip.GzipFile(fileobj=raw_out, mode="wb", mtime=0) if spec.gzip_after_download else raw_out
                 while chunk := response.read(CHUNK):
                     h.update(chunk)
                     out.write(chunk)
                 if out is not raw_out:
                     out.close()
-            if h.hexdigest() != spec.sha256:
-                errors.append(f"{url}: checksum mismatch")
-                continue
-            os.replace(tmp, path)
+                if h.hexdigest() != spec.sha256:
+                    raise _ChecksumMismatch
             return
+        except _ChecksumMismatch:
+            errors.append(f"{url}: checksum mismatch")
         except (urllib.error.URLError, OSError, ValueError) as err:
             errors.append(f"{url}: {getattr(err, 'reason', err)}")
-        finally:
-            tmp.unlink(missing_ok=True)
     raise DataError(f"{spec.path} is missing and could not be downloaded ({'; '.join(errors)})", hint)

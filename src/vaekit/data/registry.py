@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,13 +25,21 @@ from vaekit.data.dataset import Dataset, as_examples, as_labels
 from vaekit.data.download import FileSpec, fetch, resolve_data_dir
 from vaekit.data.files import load_file
 from vaekit.data.idx import parse_idx
-from vaekit.data.melody import DEFAULT_BARS
-from vaekit.data.midi import is_melody_path, load_melody_files
 from vaekit.data.shapes import Shapes
 from vaekit.errors import DataError
 
-Loader = Callable[[Path], Dataset]
-REGISTRY: dict[str, Loader] = {}
+Loader = Callable[..., Dataset]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    loader: Loader
+    options: frozenset[str]  # keyword options the loader takes (e.g. ``bars`` for melodies)
+
+
+REGISTRY: dict[str, _Entry] = {}
+# file loaders that plug-ins add (melody files): (claims the path?, loader(path, **options), options)
+FILE_LOADERS: list[tuple[Callable[[Path], bool], Loader, frozenset[str]]] = []
 
 # Settings that suit a data set better than the global defaults; explicit options always win over them.
 # digits: 1,437 training images of 8x8 grey levels. A Bernoulli likelihood on so few, so smooth images lets
@@ -39,12 +49,6 @@ PRESETS: dict[str, dict] = {
     "digits": {
         "model": {"likelihood": "gaussian", "latent_dim": 8},
         "train": {"epochs": 300, "batch_size": 64, "patience": 30},
-    },
-    # melodies (essen, and .mid/.abc/MusicXML files): the sequence VAE; KL warm-up over the first epoch
-    "essen": {
-        "model": {"arch": "melody", "latent_dim": 32},
-        "objective": {"kl_warmup": 1.0},
-        "train": {"epochs": 50, "batch_size": 128, "patience": 5},
     },
 }
 MELODY_DATA = {"essen"}  # registered data sets whose examples are melody token rows
@@ -103,42 +107,59 @@ FILES: dict[str, dict[str, FileSpec]] = {
 }
 
 
-def register(name: str) -> Callable[[Loader], Loader]:
-    """Decorator adding a loader ``root -> Dataset`` under ``name``."""
+def register(name: str, *, options: tuple[str, ...] = ()) -> Callable[[Loader], Loader]:
+    """Decorator adding a loader ``(root, **options) -> Dataset`` under ``name``; ``options`` are the keyword
+    options it accepts (any other option given for it is an error)."""
 
     def deco(fn: Loader) -> Loader:
-        REGISTRY[name] = fn
+        REGISTRY[name] = _Entry(fn, frozenset(options))
         return fn
 
     return deco
 
 
+def register_file_loader(claims: Callable[[Path], bool], loader: Loader, *, options: tuple[str, ...] = ()) -> None:
+    """Let a plug-in read files it ``claims`` (by suffix, say) with ``loader(path, **options)``."""
+    FILE_LOADERS.append((claims, loader, frozenset(options)))
+
+
 def preset(name: str) -> dict:
-    """Recommended config values for a registered data set or melody files (empty for most others)."""
-    return PRESETS.get(name) or (PRESETS["essen"] if is_melody_path(name) else {})
+    """Recommended config values for a registered data set (empty for most)."""
+    return PRESETS.get(name, {})
 
 
 def dataset_names() -> list[str]:
     return sorted(REGISTRY)
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, bars: int | None = None) -> Dataset:
-    """A registered data set by name, or a file/folder by path (``.npy``, ``.npz``, ``.csv``, images, melodies).
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **options: Any) -> Dataset:
+    """A registered data set by name, or a file/folder by path (``.npy``, ``.npz``, ``.csv``, images, and what
+    plug-ins read, such as melodies).
 
-    ``bars`` sets the window length of melody data (default 2 bars of 16 steps).
+    ``options`` go to loaders that take them (``bars``: the window length of melody data); an option that is
+    not ``None`` for a loader that does not take it is an error.
     """
-    melody = name in MELODY_DATA or is_melody_path(name)
-    if bars is not None and not melody:
-        raise DataError(f"--bars applies to melody data, not {name!r}", "drop --bars")
+    options = {k: v for k, v in options.items() if v is not None}
     if name in REGISTRY:
-        root = resolve_data_dir(data_dir)
-        return REGISTRY[name](root, bars=bars) if melody else REGISTRY[name](root)
+        entry = REGISTRY[name]
+        _check_options(name, options, entry.options)
+        return entry.loader(resolve_data_dir(data_dir), **options)
     path = Path(name).expanduser()
-    if melody:
-        return load_melody_files(path, bars)
+    for claims, loader, accepted in FILE_LOADERS:
+        if claims(path):
+            _check_options(name, options, accepted)
+            return loader(path, **options)
     if path.exists() or path.suffix or os.sep in name:
+        _check_options(name, options, frozenset())
         return load_file(path)
     raise DataError(f"unknown data set {name!r}", f"choose one of {', '.join(dataset_names())}, or give a file path")
+
+
+def _check_options(name: str, options: dict[str, Any], accepted: frozenset[str]) -> None:
+    extra = sorted(set(options) - accepted)
+    if extra:
+        flags = ", ".join("--" + k.replace("_", "-") for k in extra)
+        raise DataError(f"{flags} does not apply to data {name!r}", f"drop {flags}")
 
 
 @register("digits")
@@ -204,20 +225,6 @@ def _binarized_mnist(root: Path) -> Dataset:
             rows.reshape(-1, 1, 28, 28).astype(np.float32), spec.path
         )
     return Dataset("binarized-mnist", splits=splits)
-
-
-@register("essen")
-def _essen(root: Path, bars: int | None = None) -> Dataset:
-    """Melodies of the Essen Folksong Collection inside music21 (about 8,500 tunes): windows of ``bars`` bars
-    (default 2; 16 steps each) at every bar, split 80/10/10 by tune. Parsed once, then read from the cache."""
-    from vaekit.data.essen import essen_tunes, split_by_tune, tune_windows
-
-    tunes = essen_tunes(root)
-    splits = {}
-    for split, index in split_by_tune(len(tunes)).items():
-        w = tune_windows([tunes[i] for i in index], bars or DEFAULT_BARS)
-        splits[split] = torch.from_numpy(w.astype(np.float32))
-    return Dataset("essen", splits=splits)
 
 
 SHAPES_TRAIN, SHAPES_TEST = 10_000, 2_000

@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,26 +29,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from vaekit.errors import RunFolderError
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+from vaekit.utils import atomic_write_bytes, atomic_write_text
 
 
 def module_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -140,3 +120,14 @@ class RunFolder:
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         atomic_write_text(self / self.SUMMARY, json.dumps(summary, indent=2) + "\n")
+
+    def read_summary(self) -> dict[str, Any]:
+        file = self / self.SUMMARY
+        if not file.is_file():
+            return {}
+        try:
+            return json.loads(file.read_text("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise RunFolderError(
+                f"{file} is not valid JSON ({err.__class__.__name__})", "the run folder is damaged"
+            ) from None

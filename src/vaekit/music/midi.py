@@ -2,7 +2,7 @@
 
 MIDI onsets and ends are rounded to the nearest sixteenth of the file's beat (ticks per quarter / 4), so a
 file keeps its rhythm whatever its tempo. Channel 10 (General MIDI drums) is ignored. More than one sounding
-note is reduced to the highest (:func:`vaekit.data.melody.top_line`, with a warning). :func:`midi_bytes` writes
+note is reduced to the highest (:func:`vaekit.music.tokens.top_line`, with a warning). :func:`midi_bytes` writes
 notes back as a one-track type-1 MIDI file at 480 ticks per quarter.
 """
 
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from vaekit.data.dataset import Dataset
-from vaekit.data.melody import (
+from vaekit.errors import DataError
+from vaekit.music.tokens import (
     DEFAULT_BARS,
     STEPS_PER_BAR,
     STEPS_PER_QUARTER,
@@ -27,7 +28,6 @@ from vaekit.data.melody import (
     top_line,
     windows,
 )
-from vaekit.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -201,4 +201,4 @@ def load_melody_files(path: str | Path, bars: int | None = None) -> Dataset:
     if not parts:
         raise DataError(f"no file in {path} holds a whole window of {bars} bars", "give longer tunes or fewer --bars")
     x = torch.from_numpy(np.concatenate(parts).astype(np.float32))
-    return Dataset(path.stem, splits={"train": x})
+    return Dataset(path.stem, splits={"train": x}, modality="melodies")

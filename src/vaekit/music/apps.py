@@ -1,6 +1,6 @@
 """Melodies in and out: sample, reconstruct, interpolate and evaluate a sequence VAE; write .mid, .png, .wav.
 
-Every function takes a model (or a run folder) and token rows ``(N, steps)`` (see :mod:`vaekit.data.melody`)
+Every function takes a model (or a run folder) and token rows ``(N, steps)`` (see :mod:`vaekit.music.tokens`)
 and returns int64 token rows; :func:`write_melodies` renders rows to a MIDI file (one after the other, a bar of
 rest between), a piano-roll picture, a WAV file, or a folder with one MIDI file per melody::
 
@@ -23,8 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaekit.build import load, read_run_record
-from vaekit.data.melody import (
+from vaekit.errors import DataError, VaekitError
+from vaekit.model.vae import VAE
+from vaekit.music.evaluate import melody_statistics, pitch_class_distance, reconstruction_accuracy, rhythm_repetition
+from vaekit.music.midi import midi_bytes, read_melody_tokens
+from vaekit.music.model import RecurrentDecoder
+from vaekit.music.tokens import (
     HOLD,
     MAX_PITCH,
     MIN_PITCH,
@@ -35,13 +39,8 @@ from vaekit.data.melody import (
     tokens_to_notes,
     windows,
 )
-from vaekit.data.midi import midi_bytes, read_melody_tokens
-from vaekit.data.registry import load_dataset
-from vaekit.errors import DataError, VaekitError
-from vaekit.evaluate.music import melody_statistics, pitch_class_distance, reconstruction_accuracy, rhythm_repetition
-from vaekit.model.recurrent import RecurrentDecoder
-from vaekit.model.vae import VAE
-from vaekit.train.checkpoint import atomic_write_bytes
+from vaekit.run import load
+from vaekit.utils import atomic_write_bytes, eval_mode, make_generator, seeded
 
 log = logging.getLogger(__name__)
 
@@ -49,30 +48,12 @@ MELODY_OUTPUTS = {".mid", ".midi", ".png", ".wav"}
 SAMPLE_RATE = 22050
 
 
-def is_melody_model(vae: Any) -> bool:
-    """Whether ``vae`` decodes token sequences (an autoregressive categorical decoder)."""
-    return isinstance(getattr(vae, "decoder", None), RecurrentDecoder)
-
-
-def is_melody_run(run: str | os.PathLike) -> bool:
-    """Whether a run folder holds a model of melody tokens (its likelihood is categorical)."""
-    config, _ = read_run_record(run)
-    return config.model.likelihood == "categorical"
-
-
 def _model(run_or_model: VAE | str | os.PathLike) -> VAE:
+    """The model itself, or the model of a run folder; an error if it does not decode melodies."""
     vae = run_or_model if isinstance(run_or_model, torch.nn.Module) else load(run_or_model)
-    if not is_melody_model(vae):
+    if not isinstance(vae.decoder, RecurrentDecoder):
         raise VaekitError("this model does not decode melodies", "train one with --data essen or --model melody")
-    return vae.eval()
-
-
-def _generator(seed: int | None, device: torch.device) -> torch.Generator | None:
-    return None if seed is None else torch.Generator(device=device).manual_seed(seed)
-
-
-def _device(vae: VAE) -> torch.device:
-    return next(vae.parameters()).device
+    return vae
 
 
 def _rows(vae: VAE, x: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
@@ -83,7 +64,7 @@ def _rows(vae: VAE, x: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
             f"{what} has {rows.shape[1]} steps, the model reads {steps} ({steps // STEPS_PER_BAR} bars)",
             "cut the melody to the model's window",
         )
-    return torch.from_numpy(rows).to(_device(vae))
+    return torch.from_numpy(rows).to(vae.device)
 
 
 @torch.no_grad()
@@ -101,10 +82,13 @@ def sample_melodies(
         raise VaekitError(f"cannot draw {n} samples", "ask for at least 1")
     if temperature <= 0:
         raise VaekitError(f"temperature must be positive, got {temperature}")
+    from vaekit.music.modality import Melodies
+
     vae = _model(run_or_model)
-    g = _generator(seed, _device(vae))
-    z = vae.prior.sample(n, generator=g)
-    return vae.decode(z).tokens(temperature=temperature, greedy=greedy, generator=g).cpu().numpy()
+    with eval_mode(vae):
+        return Melodies().sample(
+            vae, n, temperature=temperature, greedy=greedy, generator=make_generator(seed, vae.device)
+        )
 
 
 @torch.no_grad()
@@ -119,15 +103,16 @@ def reconstruct_melodies(
     """Windows ``(N, steps)`` through the latent space: z = E[z|x], decoded greedily (or sampled at T)."""
     vae = _model(run_or_model)
     rows = _rows(vae, x, "the melodies")
-    g = _generator(seed, _device(vae))
-    out = [
-        vae.decode(vae.encode(chunk).mean).tokens(greedy=greedy, temperature=temperature, generator=g)
-        for chunk in rows.split(512)
-    ]
+    g = make_generator(seed, vae.device)
+    with eval_mode(vae):
+        out = [
+            vae.decode(vae.encode(chunk).mean).tokens(greedy=greedy, temperature=temperature, generator=g)
+            for chunk in rows.split(512)
+        ]
     return torch.cat(out).cpu().numpy()
 
 
-def tune_windows(tokens: np.ndarray, n_steps: int, what: str = "the tune") -> np.ndarray:
+def consecutive_windows(tokens: np.ndarray, n_steps: int, what: str = "the tune") -> np.ndarray:
     """A whole tune cut into consecutive windows ``(ceil(len / n_steps), n_steps)``; the last padded with rest.
 
     A note held across a window boundary is struck again at the start of the next window (each window is
@@ -151,22 +136,8 @@ def tune_windows(tokens: np.ndarray, n_steps: int, what: str = "the tune") -> np
 def reconstruct_tune(run_or_model: VAE | str | os.PathLike, tokens: np.ndarray, **kwargs: Any) -> np.ndarray:
     """A whole tune ``(steps,)`` reconstructed window by window, cut back to its length."""
     vae = _model(run_or_model)
-    rows = tune_windows(tokens, vae.x_shape[0])
+    rows = consecutive_windows(tokens, vae.x_shape[0])
     return reconstruct_melodies(vae, rows, **kwargs).reshape(-1)[: len(tokens)]
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between codes ``a`` and ``b`` ``(d,)`` at fractions ``t`` ``(n,)``: ``(n, d)``.
-
-    Under a Gaussian prior it keeps the norm typical along the way (White 2016, arXiv:1609.04468), as MusicVAE
-    does; it falls back to the straight line when the two codes are (anti)parallel.
-    """
-    cos = torch.dot(a, b) / (a.norm() * b.norm()).clamp(min=1e-12)
-    omega = torch.arccos(cos.clamp(-1, 1))
-    t = t[:, None]
-    if omega.abs() < 1e-4 or (math.pi - omega).abs() < 1e-4:
-        return (1 - t) * a + t * b
-    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
 @torch.no_grad()
@@ -183,16 +154,12 @@ def interpolate_melodies(
     Each melody is one window ``(window,)``; its code is the posterior mean E[z|x]; codes in between follow
     ``slerp`` (default) or ``lerp``, and each is decoded greedily, so the ends are the two reconstructions.
     """
-    if steps < 2:
-        raise VaekitError(f"--steps must be at least 2 (the two ends), got {steps}")
-    if method not in ("slerp", "lerp"):
-        raise VaekitError(f"unknown interpolation {method!r}", "use slerp or lerp")
+    from vaekit.apps.latent import interpolate
+
     vae = _model(run_or_model)
     rows = _rows(vae, np.stack([np.asarray(melody_a).reshape(-1), np.asarray(melody_b).reshape(-1)]), "the melodies")
-    za, zb = vae.encode(rows).mean
-    t = torch.linspace(0, 1, steps, device=za.device)
-    z = slerp(za, zb, t) if method == "slerp" else (1 - t[:, None]) * za + t[:, None] * zb
-    return vae.decode(z).tokens(greedy=True).cpu().numpy()
+    path = interpolate(vae, rows[:1], rows[1:], steps=steps, method=method, summary=lambda px: px.tokens(greedy=True))
+    return path.decoded[0]
 
 
 def interpolate_melody_files(
@@ -221,7 +188,7 @@ def interpolate_melody_files(
 def read_melody(path: str | os.PathLike, n_steps: int | None = None) -> np.ndarray:
     """A melody file's tokens ``(steps,)``; with ``n_steps``, its first window of that many steps."""
     tokens = read_melody_tokens(path)
-    return tokens if n_steps is None else tune_windows(tokens, n_steps, str(path))[0]
+    return tokens if n_steps is None else consecutive_windows(tokens, n_steps, str(path))[0]
 
 
 # figures ----------------------------------------------------------------------------------------------------
@@ -235,12 +202,11 @@ def evaluate_melodies(
 ) -> dict[str, Any]:
     """Reconstruction accuracy on held-out windows ``x`` and statistics of ``n_samples`` prior samples beside
     those of ``x``: ``accuracy/teacher_forced``, ``accuracy/free_running``, ``samples/<stat>``, ``data/<stat>``
-    (see :class:`~vaekit.evaluate.music.MelodyStatistics`, and ``rhythm_repetition``) and
+    (see :class:`~vaekit.music.evaluate.MelodyStatistics`, and ``rhythm_repetition``) and
     ``pitch_class_distance`` (total variation)."""
     vae = _model(run_or_model)
     rows = _rows(vae, x, "the held-out melodies")
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with seeded(seed), eval_mode(vae):
         accuracy = reconstruction_accuracy(vae, rows)
     samples = sample_melodies(vae, n_samples, temperature=temperature, seed=seed)
     s, d = melody_statistics(samples), melody_statistics(rows)
@@ -250,22 +216,6 @@ def evaluate_melodies(
     out["samples/rhythm_repetition"], out["data/rhythm_repetition"] = (rhythm_repetition(r) for r in (samples, rows))
     out["pitch_class_distance"] = pitch_class_distance(s, d)
     return out
-
-
-def evaluate_melody_run(
-    run: str | os.PathLike,
-    *,
-    data: str | None = None,
-    split: str = "test",
-    limit: int | None = None,
-    n_samples: int = 512,
-    seed: int = 0,
-    data_dir: str | os.PathLike | None = None,
-) -> dict[str, Any]:
-    """:func:`evaluate_melodies` on ``split`` of ``data`` (default: the run's data), as ``vaekit evaluate`` shows."""
-    config, _ = read_run_record(run)
-    x = load_dataset(data or config.data.name, data_dir, bars=config.data.bars).split(split)
-    return evaluate_melodies(run, x[:limit] if limit else x, n_samples=n_samples, seed=seed)
 
 
 # writing ----------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vaekit.data.melody import FIRST_PITCH_TOKEN, HOLD, STEPS_PER_BAR, token_pitch
+from vaekit.music.tokens import FIRST_PITCH_TOKEN, HOLD, STEPS_PER_BAR, token_pitch
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 

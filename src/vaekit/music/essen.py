@@ -2,7 +2,7 @@
 
 music21's ``corpus/essenFolksong`` holds ABC files of German, Chinese and other folk songs (Schaffrath
 1995). Parsing them all takes minutes, so :func:`essen_tunes` does it once, in parallel, and caches every tune's
-tokens (:mod:`vaekit.data.melody`) in one compressed array file in the data directory::
+tokens (:mod:`vaekit.music.tokens`) in one compressed array file in the data directory::
 
     essen/essen-music21-<music21 version>-enc<encoder version>.npz
 
@@ -14,17 +14,25 @@ tune is seen in training.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from vaekit.data.melody import ENCODER_VERSION, STEPS_PER_BAR, notes_to_tokens, octave_into_range, windows
+from vaekit.data.dataset import Dataset
 from vaekit.errors import DataError
+from vaekit.music.tokens import (
+    DEFAULT_BARS,
+    ENCODER_VERSION,
+    STEPS_PER_BAR,
+    notes_to_tokens,
+    octave_into_range,
+    windows,
+)
+from vaekit.utils import atomic_write_bytes, npz_bytes
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +65,7 @@ def split_tunes(text: str) -> list[str]:
 
 def encode_abc_tune(text: str) -> np.ndarray | None:
     """One ABC tune's tokens (int8, shifted by octaves into the pitch range), or ``None`` if unreadable/empty."""
-    from vaekit.data.midi import score_notes
+    from vaekit.music.midi import score_notes
 
     music21 = _music21()
     try:
@@ -73,7 +81,7 @@ def _encode_file(path: str, limit: int | None) -> list[np.ndarray | None]:
     import logging as _logging
 
     _logging.getLogger("music21").setLevel(_logging.ERROR)
-    _logging.getLogger("vaekit.data.melody").setLevel(_logging.ERROR)  # chords in a few tunes: top line, quietly
+    _logging.getLogger("vaekit.music.tokens").setLevel(_logging.ERROR)  # chords in a few tunes: top line, quietly
     tunes = split_tunes(Path(path).read_text(encoding="latin-1"))
     return [encode_abc_tune(t) for t in tunes[:limit]]
 
@@ -109,20 +117,10 @@ def essen_tunes(root: Path, *, processes: int = 2, files: list[Path] | None = No
     log.info("parsed %d tunes (%d unreadable, skipped) in %.0f s", len(tunes), skipped, time.perf_counter() - t0)
     if not subset:
         offsets = np.cumsum([0] + [len(t) for t in tunes])
-        _atomic_savez(path, tokens=np.concatenate(tunes).astype(np.int8), offsets=offsets)
+        atomic_write_bytes(
+            path, npz_bytes(compressed=True, tokens=np.concatenate(tunes).astype(np.int8), offsets=offsets)
+        )
     return [t.astype(np.int64) for t in tunes]
-
-
-def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def split_by_tune(n_tunes: int) -> dict[str, np.ndarray]:
@@ -132,8 +130,19 @@ def split_by_tune(n_tunes: int) -> dict[str, np.ndarray]:
     return {"test": perm[:n_test], "val": perm[n_test : n_test + n_val], "train": perm[n_test + n_val :]}
 
 
-def tune_windows(tunes: list[np.ndarray], bars: int) -> np.ndarray:
+def windows_of_tunes(tunes: list[np.ndarray], bars: int) -> np.ndarray:
     """All windows of ``bars`` bars (one bar of stride) of the given tunes, ``(N, 16 * bars)`` int64."""
     n_steps = bars * STEPS_PER_BAR
     parts = [windows(t, n_steps) for t in tunes]
     return np.concatenate(parts) if parts else np.zeros((0, n_steps), dtype=np.int64)
+
+
+def load_essen(root: Path, bars: int | None = None) -> Dataset:
+    """Melodies of the Essen Folksong Collection inside music21 (about 8,500 tunes): windows of ``bars`` bars
+    (default 2; 16 steps each) at every bar, split 80/10/10 by tune. Parsed once, then read from the cache."""
+    tunes = essen_tunes(root)
+    splits = {}
+    for split, index in split_by_tune(len(tunes)).items():
+        w = windows_of_tunes([tunes[i] for i in index], bars or DEFAULT_BARS)
+        splits[split] = torch.from_numpy(w.astype(np.float32))
+    return Dataset("essen", splits=splits, modality="melodies")

@@ -1,0 +1,117 @@
+"""What every command family shares: the app, option definitions, logging and the progress bar."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vaekit.data.registry import dataset_names
+from vaekit.errors import VaekitError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Variational autoencoders: train, evaluate, sample, reconstruct, encode.",
+)
+
+DATA_HELP = (
+    "registered data set (" + ", ".join(dataset_names()) + ") or a .npy/.npz/.csv file, image folder, "
+    ".mid/.abc/MusicXML file or folder of them"
+)
+
+# options shared by several commands, declared once
+RunArg = Annotated[Path, typer.Argument(help="run folder")]
+RunData = Annotated[str | None, typer.Option("--data", help=DATA_HELP + " [default: the run's data]")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="data folder [default: $VAEKIT_DATA_DIR, else the user cache]")
+]
+Split = Annotated[str, typer.Option("--split", help="split of a registered data set")]
+Seed = Annotated[int | None, typer.Option("--seed", help="seed for repeatable draws")]
+Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps")]
+
+
+def output_option(help: str) -> Any:
+    """The ``-o/--output`` option of a command, described by what it writes."""
+    return Annotated[Path, typer.Option("-o", "--output", help=help)]
+
+
+def parse_ints(text: str | None, flag: str = "--hidden") -> list[int] | None:
+    """``"512,256"`` -> ``[512, 256]``; an error that names ``flag`` for anything else."""
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise VaekitError(f"{flag} {text!r} is not a list of integers", f"e.g. {flag} 400 or {flag} 512,256") from None
+
+
+def setup_logging(quiet: bool, console: Any = None) -> None:
+    """Log lines to stderr; on a terminal through the progress bar's rich console, so they print above the bar."""
+    level = logging.WARNING if quiet else logging.INFO
+    if console is not None:
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=console, show_time=False, show_path=False, show_level=False)
+        logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    else:
+        logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+
+
+def print_table(title: str, rows: list[tuple[str, str]], columns: tuple[str, ...] = ("figure", "value")) -> None:
+    """A rich table of ``rows`` on stdout: first column left-aligned, the others right-aligned."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    Console().print(table)
+
+
+def wrote(output: Path, detail: str = "") -> None:
+    typer.echo(f"wrote {output}" + (f" {detail}" if detail else ""))
+
+
+class ProgressBar:
+    """A rich progress bar over optimisation steps, showing the live loss (read every ``every`` steps)."""
+
+    def __init__(self, every: int = 10):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.every = every
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TimeRemainingColumn(),
+            transient=True,
+            console=self.console,
+        )
+        self.task = None
+
+    def on_fit_start(self, trainer) -> None:
+        self.progress.start()
+
+    def on_epoch_start(self, trainer, epoch: int) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task("train", total=trainer.steps_per_epoch, epoch=epoch, loss="...")
+
+    def on_step_end(self, trainer, out) -> None:
+        self.progress.advance(self.task)
+        if trainer.step % self.every == 0:
+            self.progress.update(self.task, loss=f"{float(out.loss):.3f}")
+
+    def on_fit_end(self, trainer) -> None:
+        self.progress.stop()

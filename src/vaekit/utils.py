@@ -1,0 +1,172 @@
+"""Small tools that data, training and apps all need: atomic files, array bytes, eval mode, slerp, scaling.
+
+Nothing here changes global state or its caller's objects without saying so in its name and docstring:
+:func:`eval_mode` restores the mode it found, :func:`seeded` restores the global RNG it seeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+import numpy as np
+import torch
+from torch import nn
+
+T = TypeVar("T")
+
+
+# files ------------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[BinaryIO]:
+    """A binary file that appears at ``path`` only when the ``with`` block ends without an exception.
+
+    It is written under a temporary name in the same folder, flushed to disk and moved into place with
+    ``os.replace``, so a kill at any moment leaves the old file or the new one, never a torn one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path) as f:
+        f.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically (see :func:`atomic_open`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """The ``.npy`` file of ``array``."""
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def npz_bytes(*, compressed: bool = False, **arrays: np.ndarray) -> bytes:
+    """The ``.npz`` file of named ``arrays`` (compressed with ``compressed``)."""
+    buf = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    return buf.getvalue()
+
+
+# torch ------------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """``module`` in eval mode inside the block, back in the mode it was in afterwards."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
+def inference(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run ``fn(model, ...)`` without gradients and with ``model`` in eval mode, restoring its mode after."""
+
+    @functools.wraps(fn)
+    def wrapper(model: nn.Module, *args: Any, **kwargs: Any) -> T:
+        with torch.no_grad(), eval_mode(model):
+            return fn(model, *args, **kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Seed the global torch RNG inside the block and restore its state afterwards (no-op for ``None``)."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """Where ``module``'s parameters (else buffers) live; the CPU for a module with neither."""
+    for t in module.parameters():
+        return t.device
+    for t in module.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator | None:
+    """A generator on ``device`` seeded with ``seed``; ``None`` (the global RNG) when ``seed`` is ``None``."""
+    return None if seed is None else torch.Generator(device=device).manual_seed(seed)
+
+
+# latent paths -----------------------------------------------------------------------------------------------
+INTERPOLATIONS = ("lerp", "slerp")
+
+
+def latent_path(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "lerp") -> torch.Tensor:
+    """Points along a path from ``z0`` to ``z1`` (each ``(*lead, d)``): ``(*lead, steps, d)``, ends included.
+
+    ``lerp``: z(t) = (1 - t) z0 + t z1. ``slerp`` (spherical, White 2016, arXiv:1609.04468):
+    z(t) = sin((1 - t) w) / sin w * z0 + sin(t w) / sin w * z1 with w the angle between z0 and z1, which keeps
+    the norm typical of a Gaussian prior in many dimensions; nearly (anti)parallel codes fall back to lerp.
+    """
+    from vaekit.errors import VaekitError
+
+    if method not in INTERPOLATIONS:
+        raise VaekitError(f"unknown interpolation method {method!r}", "use lerp or slerp")
+    if steps < 2:
+        raise VaekitError(f"an interpolation needs at least 2 steps (the two ends), got {steps}")
+    t = torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device).view(-1, 1)
+    a, b = z0.unsqueeze(-2), z1.unsqueeze(-2)
+    line = (1 - t) * a + t * b
+    if method == "lerp":
+        return line
+    cos = (a * b).sum(-1, keepdim=True) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True)).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
+    sin = torch.sin(omega)
+    spherical = torch.sin((1 - t) * omega) / sin * a + torch.sin(t * omega) / sin * b
+    return torch.where(sin.abs() < 1e-4, line, spherical)
+
+
+# tables -----------------------------------------------------------------------------------------------------
+def standardisation(x: np.ndarray, numeric: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column ``(center, scale)`` so that ``(x - center) / scale`` has mean 0 and standard deviation 1.
+
+    NaN cells are ignored; a constant (or all-missing) column gets scale 1 and, if all-missing, center 0.
+    Columns where ``numeric`` is False keep center 0 and scale 1 (category indices are not rescaled).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"), _quiet_nan_warnings():
+        center = np.nan_to_num(np.nanmean(x, axis=0), nan=0.0)
+        scale = np.nan_to_num(np.nanstd(x, axis=0), nan=1.0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    if numeric is not None:
+        center = np.where(numeric, center, 0.0)
+        scale = np.where(numeric, scale, 1.0)
+    return center, scale
+
+
+@contextlib.contextmanager
+def _quiet_nan_warnings() -> Iterator[None]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
