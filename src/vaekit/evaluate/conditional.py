@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 from torch.distributions import Distribution
 
-from vaekit.distributions import kl_per_dim, log_prob_observed
+from vaekit.distributions import log_prob_observed
+from vaekit.evaluate.likelihood import chunks, pass_sizes
+from vaekit.model.protocol import LatentModel
 
 
 @dataclass(frozen=True)
@@ -46,31 +47,31 @@ def common_noise(k: int, latent_dim: int, seed: int, *, dtype=torch.float32, dev
 
 @torch.no_grad()
 def weighted_draws(
-    vae: nn.Module, x: torch.Tensor, eps: torch.Tensor, fill: torch.Tensor | None = None
+    vae: LatentModel, x: torch.Tensor, eps: torch.Tensor, fill: torch.Tensor | None = None
 ) -> WeightedDraws:
     """Draw z_i = mu + sigma * eps_i from q(z | x) and score p(x_obs | z_i), p(z_i), q(z_i | x).
 
-    ``x`` is ``(B, *x_shape)`` with NaN for missing entries; the encoder sees ``fill`` where ``x`` is missing
-    (default 0, the column mean of standardised data). ``eps`` is ``(k, 1, latent_dim)``.
+    One call of the model's forward pass with fixed noise (``vae(x, eps=eps)``). ``x`` is ``(B, *x_shape)``
+    with NaN for missing entries; the encoder sees ``fill`` where ``x`` is missing (default 0, the column mean
+    of standardised data). ``eps`` is ``(k, 1, sum(latent_dims))`` (``(k, 1, latent_dim)`` for a one-layer
+    model), e.g. from :func:`common_noise`. ``kl`` is the analytic KL averaged over the k draws (one value per
+    row for a one-layer model).
     """
     missing = torch.isnan(x)
     seen = x if fill is None and not missing.any() else torch.where(missing, 0.0 if fill is None else fill, x)
-    qz = vae.encode(seen)
-    z = qz.mean + qz.stddev * eps
-    pz = vae.prior()
-    px = vae.decode(z)
-    per_dim = kl_per_dim(qz, pz)
+    draw = vae(seen, eps=eps)
     return WeightedDraws(
-        log_px_z=log_prob_observed(px, x),
-        log_pz=pz.log_prob(z),
-        log_qz=qz.log_prob(z),
-        px=px,
-        kl=None if per_dim is None else per_dim.sum(-1),
+        log_px_z=log_prob_observed(draw.px, x),
+        log_pz=draw.log_pz,
+        log_qz=draw.log_qz,
+        px=draw.px,
+        kl=None if draw.kl_per_dim is None else draw.kl.mean(0),
     )
 
 
 def row_chunks(n_rows: int, k: int, max_draws: int = 8192) -> Iterator[slice]:
-    """Slices of rows such that rows x draws stays within ``max_draws`` per forward pass."""
-    size = max(1, max_draws // max(k, 1))
-    for lo in range(0, n_rows, size):
-        yield slice(lo, min(lo + size, n_rows))
+    """Slices of rows such that rows x draws stays within ``max_draws`` per forward pass.
+
+    The older spelling of ``chunks(n_rows, pass_sizes(k, max_draws)[0])`` (:mod:`vaekit.evaluate.likelihood`).
+    """
+    return chunks(n_rows, pass_sizes(k, max_draws)[0])

@@ -8,10 +8,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from vaekit.evaluate.diagnostics import active_units
 from vaekit.evaluate.likelihood import importance_sample
+from vaekit.model.protocol import LatentModel
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Evaluation:
 
 
 def evaluate_model(
-    vae: nn.Module,
+    vae: LatentModel,
     x: torch.Tensor,
     *,
     k: int = 5000,
@@ -57,7 +57,7 @@ def evaluate_model(
     See :func:`~vaekit.evaluate.likelihood.importance_sample` for the estimator and its memory bound. A
     conditional VAE takes the labels ``y (N,)`` and measures log p(x | y).
     """
-    device = next(vae.parameters()).device
+    device = vae.device
     x = x.to(device)
     t0 = time.perf_counter()
     result = importance_sample(vae, x, k=k, max_draws=max_draws, seed=seed, y=None if y is None else y.to(device))

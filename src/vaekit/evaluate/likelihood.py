@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-from torch import nn
+
+from vaekit.model.protocol import LatentModel
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +35,25 @@ class ImportanceSample:
     k: int
 
 
-def _chunks(n: int, size: int):
+def chunks(n: int, size: int) -> Iterator[slice]:
+    """``slice(0, size), slice(size, 2 size), ...`` covering ``range(n)``; the last may be shorter."""
     for start in range(0, n, size):
-        yield start, min(start + size, n)
+        yield slice(start, min(start + size, n))
+
+
+def pass_sizes(k: int, max_draws: int = 8192) -> tuple[int, int]:
+    """``(examples, draws)`` per forward pass for ``k`` draws per example, with examples x draws <= max_draws.
+
+    Examples per pass B = max(1, max_draws // k); draws per pass s = max(1, max_draws // B) (all k when k fits,
+    else the draws of one example in chunks of ``max_draws``).
+    """
+    per_batch = max(1, max_draws // max(k, 1))
+    return per_batch, max(1, max_draws // per_batch)
 
 
 @torch.no_grad()
 def importance_sample(
-    vae: nn.Module,
+    vae: LatentModel,
     x: torch.Tensor,
     *,
     k: int = 5000,
@@ -53,14 +66,14 @@ def importance_sample(
     log p(x) ~= logsumexp_i [log p(x|z_i) + log p(z_i) - log q(z_i|x)] - log k   (Burda et al. 2016,
     arXiv:1509.00519). At most ``max_draws`` (example, draw) pairs go through the decoder at once: ``B``
     examples by ``s`` draws with ``B * s <= max_draws``; partial sums are merged with a running logsumexp, so
-    memory does not grow with k. ``x`` is ``(N, *x_shape)`` on the model's device; ``seed`` makes it repeatable
-    (the global RNG is left as it was). ``y (N,)``: labels for a conditional VAE (then it is log p(x | y)).
+    memory does not grow with k (:func:`pass_sizes`). ``x`` is ``(N, *x_shape)`` on the model's device; ``seed``
+    makes it repeatable (the global RNG is left as it was; the model's train/eval mode too, even on error).
+    ``y (N,)``: labels for a conditional VAE (then it is log p(x | y)).
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     device = x.device
-    per_batch = max(1, max_draws // min(k, max_draws))  # examples per forward pass
-    per_pass = max(1, max_draws // per_batch)  # draws per forward pass
+    per_batch, per_pass = pass_sizes(k, max_draws)
     # Results go straight into tensors allocated once: small per-chunk tensors kept alive between the large
     # per-pass buffers fragment the heap, and RSS then grew by megabytes per example (measured: 23 GB, killed).
     out: dict[str, torch.Tensor] = {}
@@ -68,44 +81,46 @@ def importance_sample(
     was_training = vae.training
     vae.eval()
     t0, next_report = time.perf_counter(), len(x) / 10
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        if seed is not None:
-            torch.manual_seed(seed)
-        for lo, hi in _chunks(len(x), per_batch):
-            xb = x[lo:hi]
-            lse = recon = kl = torch.zeros((), dtype=x.dtype, device=device)
-            lse = lse - math.inf  # the log of an empty sum; partial sums are merged into it
-            kl_dims: torch.Tensor | None = None
-            mean_sums: list[torch.Tensor] | None = None
-            for s_lo, s_hi in _chunks(k, per_pass):
-                draw = vae(xb, s_hi - s_lo) if y is None else vae(xb, s_hi - s_lo, y=y[lo:hi])
-                log_px_z = draw.px.log_prob(xb)  # (s, B)
-                log_w = log_px_z + draw.log_pz - draw.log_qz
-                lse = torch.logaddexp(lse, torch.logsumexp(log_w, 0))
-                recon = recon - log_px_z.sum(0)
-                kl = kl + draw.kl.sum(0)
-                if draw.kl_per_dim is not None:
-                    kl_dims = draw.kl_per_dim.sum(0) + (0 if kl_dims is None else kl_dims)
-                sums = [m.sum(0) for m in draw.latent_means]
-                mean_sums = sums if mean_sums is None else [a + b for a, b in zip(mean_sums, sums, strict=True)]
-                del draw, log_px_z, log_w
-            if not out:
-                n = len(x)
-                out = {name: lse.new_empty(n) for name in ("log_px", "recon", "kl")}
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            if seed is not None:
+                torch.manual_seed(seed)
+            for rows in chunks(len(x), per_batch):
+                xb, yb = x[rows], None if y is None else y[rows]
+                lse = recon = kl = torch.zeros((), dtype=x.dtype, device=device)
+                lse = lse - math.inf  # the log of an empty sum; partial sums are merged into it
+                kl_dims: torch.Tensor | None = None
+                mean_sums: list[torch.Tensor] | None = None
+                for draws in chunks(k, per_pass):
+                    draw = vae(xb, draws.stop - draws.start, y=yb)
+                    log_px_z = draw.px.log_prob(xb)  # (s, B)
+                    log_w = log_px_z + draw.log_pz - draw.log_qz
+                    lse = torch.logaddexp(lse, torch.logsumexp(log_w, 0))
+                    recon = recon - log_px_z.sum(0)
+                    kl = kl + draw.kl.sum(0)
+                    if draw.kl_per_dim is not None:
+                        kl_dims = draw.kl_per_dim.sum(0) + (0 if kl_dims is None else kl_dims)
+                    sums = [m.sum(0) for m in draw.latent_means]
+                    mean_sums = sums if mean_sums is None else [a + b for a, b in zip(mean_sums, sums, strict=True)]
+                    del draw, log_px_z, log_w
+                if not out:
+                    n = len(x)
+                    out = {name: lse.new_empty(n) for name in ("log_px", "recon", "kl")}
+                    if kl_dims is not None:
+                        out["kl_per_dim"] = lse.new_empty(n, kl_dims.shape[-1])
+                    out_means = [lse.new_empty(n, m.shape[-1]) for m in mean_sums]
+                out["log_px"][rows] = lse - math.log(k)
+                out["recon"][rows] = recon / k
+                out["kl"][rows] = kl / k
                 if kl_dims is not None:
-                    out["kl_per_dim"] = lse.new_empty(n, kl_dims.shape[-1])
-                out_means = [lse.new_empty(n, m.shape[-1]) for m in mean_sums]
-            out["log_px"][lo:hi] = lse - math.log(k)
-            out["recon"][lo:hi] = recon / k
-            out["kl"][lo:hi] = kl / k
-            if kl_dims is not None:
-                out["kl_per_dim"][lo:hi] = kl_dims / k
-            for dst, m in zip(out_means, mean_sums, strict=True):
-                dst[lo:hi] = m / k
-            if hi >= next_report and hi < len(x):
-                log.info("  %d of %d examples (%.0f s)", hi, len(x), time.perf_counter() - t0)
-                next_report += len(x) / 10
-    vae.train(was_training)
+                    out["kl_per_dim"][rows] = kl_dims / k
+                for dst, m in zip(out_means, mean_sums, strict=True):
+                    dst[rows] = m / k
+                if rows.stop >= next_report and rows.stop < len(x):
+                    log.info("  %d of %d examples (%.0f s)", rows.stop, len(x), time.perf_counter() - t0)
+                    next_report += len(x) / 10
+    finally:
+        vae.train(was_training)
     return ImportanceSample(
         log_px=out["log_px"],
         recon=out["recon"],

@@ -5,6 +5,18 @@ from vaekit.model.draw import Draw
 from vaekit.model.encoder import Encoder
 from vaekit.model.ladder import LadderVAE
 from vaekit.model.prior import MixturePrior, StandardNormalPrior, VampPrior
+from vaekit.model.protocol import LatentModel, module_device
 from vaekit.model.vae import VAE
 
-__all__ = ["VAE", "Decoder", "Draw", "Encoder", "LadderVAE", "MixturePrior", "StandardNormalPrior", "VampPrior"]
+__all__ = [
+    "VAE",
+    "Decoder",
+    "Draw",
+    "Encoder",
+    "LadderVAE",
+    "LatentModel",
+    "MixturePrior",
+    "StandardNormalPrior",
+    "VampPrior",
+    "module_device",
+]

@@ -10,11 +10,13 @@ from torch.distributions import Distribution
 
 
 class Decoder(nn.Module):
-    """p(x|z): a trunk maps z to ``params_per_dim`` numbers per data dimension, a head makes the distribution.
+    """p(x|z): a trunk maps z to the head's parameters, a head makes the distribution.
 
     ``forward(z)`` takes ``z`` of shape ``(*lead, latent_dim)`` and returns a distribution with
-    ``batch_shape == lead`` and ``event_shape == x_shape``. The trunk maps ``(N, latent_dim)`` to
-    ``(N, P * prod(x_shape))`` or ``(N, P * C, H, W)``; either is read as ``(N, P, *x_shape)``.
+    ``batch_shape == lead`` and ``event_shape == x_shape``. The head is a
+    :class:`~vaekit.distributions.LikelihoodHead`: the trunk maps ``(N, latent_dim)`` to ``head.n_params``
+    numbers per example (flat, or e.g. ``(N, P * C, H, W)``), read as ``(N, *head.param_shape)`` (for a head
+    with ``P`` numbers per data dimension, ``(N, P, *x_shape)``).
 
     With a ``condition`` it is p(x|z, y): ``forward(z, y)`` feeds the trunk ``concat(z, condition(y))``, so the
     trunk takes ``latent_dim + K`` inputs; ``y`` has the batch shape ``lead[-1:]`` (broadcast over draws).
@@ -54,6 +56,4 @@ class Decoder(nn.Module):
             c = self.condition(y)
             z = torch.cat([z, c.expand(*lead, c.shape[-1])], dim=-1)
         params = self.trunk(z.reshape(-1, z.shape[-1]))
-        # a head may lay its parameters out its own way (a mixed table's logits per level), else P per dimension
-        shape = getattr(self.head, "param_shape", None) or (self.head.params_per_dim, *self.x_shape)
-        return self.head(params.view(*lead, *shape))
+        return self.head(params.view(*lead, *self.head.param_shape))

@@ -9,9 +9,10 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
-from vaekit.distributions import full_precision, kl_per_dim, positive_scale
+from vaekit.distributions import full_precision, kl_per_dim, positive_scale, sample_from
 from vaekit.model.decoder import Decoder
 from vaekit.model.draw import Draw
+from vaekit.model.protocol import module_device
 from vaekit.model.vae import VAE
 
 
@@ -36,7 +37,9 @@ class LadderVAE(nn.Module):
     q(z_l | z_{l+1}, x) is the precision-weighted combination of ``N(mu^_l, sigma^_l)`` and the prior
     p(z_l | z_{l+1}) (precisions add, means are precision-weighted). The decoder sees all layers concatenated
     (a skip connection from every latent to x). Layers are indexed bottom (next to x) first; ``latent_dim``
-    is the top layer's size, the code that :meth:`encode` returns and :meth:`decode` takes.
+    is the top layer's size, the code that :meth:`encode` returns and :meth:`decode` takes. It offers the
+    :class:`~vaekit.model.LatentModel` interface; it is never conditional (``n_classes == 0``: labels are
+    refused).
 
     - ``up``: L trunks; ``up[0]`` maps ``(N, *x_shape)`` to features, ``up[l]`` maps features to features;
     - ``posterior``: L linear maps from ``d_l`` to ``2 * latent_dims[l]`` (loc, raw scale);
@@ -74,6 +77,21 @@ class LadderVAE(nn.Module):
     def latent_dim(self) -> int:
         return self.latent_dims[-1]
 
+    @property
+    def n_classes(self) -> int:
+        """0: a ladder is never conditional."""
+        return 0
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live."""
+        return module_device(self)
+
+    @staticmethod
+    def _no_labels(y: torch.Tensor | None) -> None:
+        if y is not None:
+            raise ValueError("a ladder VAE is not conditional; it takes no labels y")
+
     def _bottom_up(self, x: torch.Tensor) -> list[Normal]:
         lead = x.shape[: x.dim() - len(self.x_shape)]
         h = x.reshape(-1, *self.x_shape)
@@ -84,36 +102,76 @@ class LadderVAE(nn.Module):
             out.append(_gaussian(params.view(*lead, params.shape[-1])))
         return out
 
-    def encode(self, x: torch.Tensor) -> Distribution:
-        """q(z_L | x), the top layer's posterior."""
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
+        """q(z_L | x), the top layer's posterior (``y`` must be ``None``)."""
+        self._no_labels(y)
         return Independent(self._bottom_up(x)[-1], 1)
 
     def _top_down(
-        self, likelihoods: list[Normal], z_top: torch.Tensor | None, mean: bool
+        self,
+        likelihoods: list[Normal] | None,
+        z_top: torch.Tensor,
+        mean: bool,
+        eps: Sequence[torch.Tensor] | None = None,
     ) -> tuple[list[torch.Tensor], list[Normal], list[Normal]]:
-        """Walk down from z_L. With ``likelihoods`` (per layer, or None) it infers, else it generates."""
+        """Walk down from z_L. With ``likelihoods`` (per layer, or None) it infers, else it generates.
+
+        Each lower layer is drawn z_l = mu_l + sigma_l * eps_l with ``eps[l]`` (bottom first) when given, fresh
+        noise otherwise, or set to mu_l with ``mean``.
+        """
         zs, qs, ps = [z_top], [], []
         for layer in reversed(range(len(self.down))):
             p = _gaussian(self.down[layer](zs[-1]))
             ps.append(p)
             q = p if likelihoods is None else _precision_weighted(likelihoods[layer], p)
             qs.append(q)
-            zs.append(q.mean if mean else q.rsample())
+            if mean:
+                zs.append(q.mean)
+            elif eps is not None:
+                zs.append(q.loc + q.scale * eps[layer])
+            else:
+                zs.append(q.rsample())
         return zs, qs, ps
 
     def _decode_layers(self, zs_top_first: list[torch.Tensor]) -> Distribution:
         return self.decoder(torch.cat(zs_top_first[::-1], dim=-1))
 
-    def forward(self, x: torch.Tensor, n_samples: int | None = None) -> Draw:
-        """One reparameterised top-down pass (``n_samples`` draws per example, leading); see :class:`Draw`."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        n_samples: int | None = None,
+        y: torch.Tensor | None = None,
+        *,
+        eps: torch.Tensor | None = None,
+    ) -> Draw:
+        """One reparameterised top-down pass (``n_samples`` draws per example, leading); see :class:`Draw`.
+
+        With ``eps`` (standard-normal noise broadcasting to ``(*sample, *lead, sum(latent_dims))``, layers bottom
+        first as in ``latent_dims``) every layer is drawn z_l = mu_l + sigma_l * eps_l instead of fresh noise;
+        give ``n_samples`` or ``eps``, not both. ``y`` must be ``None``.
+        """
+        self._no_labels(y)
+        layer_eps = None
+        if eps is not None:
+            if n_samples is not None:
+                raise ValueError("give n_samples or eps, not both: eps's leading dimensions are the draws")
+            if eps.shape[-1] != sum(self.latent_dims):
+                raise ValueError(
+                    f"eps has {eps.shape[-1]} columns, the ladder needs sum(latent_dims) = {sum(self.latent_dims)}"
+                    f" (one per latent dimension of every layer {self.latent_dims}, bottom first)"
+                )
+            layer_eps = eps.split(self.latent_dims, dim=-1)
         likelihoods = self._bottom_up(x)
         q_top = Independent(likelihoods[-1], 1)
-        z_top = q_top.rsample(() if n_samples is None else (n_samples,))
+        if layer_eps is None:
+            z_top = q_top.rsample(() if n_samples is None else (n_samples,))
+        else:
+            z_top = q_top.mean + q_top.stddev * layer_eps[-1]
         pz = self.prior()
         log_qz, log_pz = q_top.log_prob(z_top), pz.log_prob(z_top)
         top_per_dim = kl_per_dim(q_top, pz)
         kl_top = log_qz - log_pz if top_per_dim is None else top_per_dim.expand_as(z_top).sum(-1)
-        zs, qs, ps = self._top_down(likelihoods, z_top, mean=False)
+        zs, qs, ps = self._top_down(likelihoods, z_top, mean=False, eps=layer_eps)
         kl, per_dims = kl_top, [] if top_per_dim is None else [top_per_dim.expand_as(z_top)]
         for z, q, p in zip(zs[1:], qs, ps, strict=True):
             log_qz = log_qz + q.log_prob(z).sum(-1)
@@ -125,8 +183,9 @@ class LadderVAE(nn.Module):
         means = tuple(q.loc for q in qs[::-1]) + (q_top.mean.expand_as(z_top),)
         return Draw(z_top, self._decode_layers(zs), lambda: (log_qz, log_pz), kl, kl_dims, means)
 
-    def decode(self, z: torch.Tensor) -> Distribution:
-        """p(x | z_L, and each lower layer at its conditional prior mean)."""
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
+        """p(x | z_L, and each lower layer at its conditional prior mean) (``y`` must be ``None``)."""
+        self._no_labels(y)
         zs, _, _ = self._top_down(None, z, mean=True)
         return self._decode_layers(zs)
 
@@ -140,19 +199,26 @@ class LadderVAE(nn.Module):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
         mean: bool = True,
+        y: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``n`` new examples: z_L from the prior, each lower layer drawn from p(z_l | z_{l+1}) at temperature T."""
+        """``n`` new examples ``(n, *x_shape)``: z_L from the prior, each lower layer
+        z_l = mu_l + T sigma_l eps from p(z_l | z_{l+1}); E[x|z] with ``mean``, else x ~ p(x|z) (T = 1).
+
+        ``y`` must be ``None``.
+        """
+        self._no_labels(y)
         zs = [self.prior.sample(n, temperature=temperature, generator=generator)]
         for layer in reversed(range(len(self.down))):
             p = _gaussian(self.down[layer](zs[-1]))
-            eps = torch.randn(p.loc.shape, generator=generator, device=p.loc.device)
+            eps = torch.randn(p.loc.shape, generator=generator, dtype=p.loc.dtype, device=p.loc.device)
             zs.append(p.loc + temperature * p.scale * eps)
         px = self._decode_layers(zs)
-        return px.mean if mean else px.sample()
+        return px.mean if mean else sample_from(px, generator=generator)
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """E[x | z], every layer at its posterior mean (top down)."""
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E[x | z], every layer at its posterior mean (top down); the shape of ``x``. ``y`` must be ``None``."""
+        self._no_labels(y)
         likelihoods = self._bottom_up(x)
         zs, _, _ = self._top_down(likelihoods, likelihoods[-1].loc, mean=True)
         return self._decode_layers(zs).mean

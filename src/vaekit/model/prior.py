@@ -1,4 +1,5 @@
-"""Priors p(z): ``forward() -> Distribution`` over ``(latent_dim,)`` and ``sample(n, temperature, generator)``."""
+"""Priors p(z): ``forward() -> Distribution`` over ``(latent_dim,)`` and
+``sample(n, *, temperature=1.0, generator=None) -> (n, latent_dim)``."""
 
 from __future__ import annotations
 
@@ -23,15 +24,15 @@ class StandardNormalPrior(nn.Module):
     def forward(self) -> Distribution:
         return Independent(Normal(self.loc, self.scale), 1)
 
-    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` draws ``z ~ N(0, T^2 I)``, shape ``(n, latent_dim)``; T < 1 trades variety for typicality."""
-        eps = torch.randn(n, self.latent_dim, generator=generator, device=self.loc.device)
+        eps = torch.randn(n, self.latent_dim, generator=generator, dtype=self.loc.dtype, device=self.loc.device)
         return self.loc + temperature * self.scale * eps
 
 
 class _MixturePrior(nn.Module):
-    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` draws, shape ``(n, latent_dim)``: a component, then its mean plus T times its spread."""
+    def sample(self, n: int, *, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` draws, shape ``(n, latent_dim)``: a component k ~ pi, then mu_k + T sigma_k eps."""
         return self().sample((n,), temperature=temperature, generator=generator)
 
 

@@ -8,10 +8,11 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
-from vaekit.distributions import kl_per_dim
+from vaekit.distributions import kl_per_dim, sample_from
 from vaekit.model.decoder import Decoder
 from vaekit.model.draw import Draw
 from vaekit.model.encoder import Encoder
+from vaekit.model.protocol import module_device
 
 
 class VAE(nn.Module):
@@ -43,9 +44,19 @@ class VAE(nn.Module):
         return self.encoder.latent_dim
 
     @property
+    def latent_dims(self) -> tuple[int, ...]:
+        """One stochastic layer: ``(latent_dim,)``."""
+        return (self.latent_dim,)
+
+    @property
     def n_classes(self) -> int:
-        """Number of labels a conditional VAE takes; 0 for an unconditional one."""
-        return getattr(self.decoder.condition, "n_classes", 0)
+        """How many labels a conditional VAE takes; 0 for an unconditional one."""
+        return getattr(self.encoder.condition, "n_classes", 0)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live."""
+        return module_device(self)
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
         """q(z|x), or q(z|x, y) for a conditional VAE."""
@@ -55,14 +66,31 @@ class VAE(nn.Module):
         """p(x|z), or p(x|z, y) for a conditional VAE."""
         return self.decoder(z) if y is None else self.decoder(z, y)
 
-    def forward(self, x: torch.Tensor, n_samples: int | None = None, y: torch.Tensor | None = None) -> Draw:
+    def forward(
+        self,
+        x: torch.Tensor,
+        n_samples: int | None = None,
+        y: torch.Tensor | None = None,
+        *,
+        eps: torch.Tensor | None = None,
+    ) -> Draw:
         """One reparameterised pass: ``z ~ q(z|x)`` (``n_samples`` draws per example, leading), ``p(x|z)``.
 
-        Everything an objective needs comes out of this one call (prior included), so a wrapper such as
-        DistributedDataParallel sees every parameter used. See :class:`~vaekit.model.draw.Draw`.
+        With ``eps`` (standard-normal noise broadcasting to ``(*sample, *lead, latent_dim)``, e.g.
+        ``(k, 1, latent_dim)`` shared by every example) the draw is z = mu(x) + sigma(x) * eps instead of fresh
+        noise (common random numbers); give ``n_samples`` or ``eps``, not both. Everything an objective needs
+        comes out of this one call (prior included), so a wrapper such as DistributedDataParallel sees every
+        parameter used. See :class:`~vaekit.model.draw.Draw`.
         """
         qz = self.encode(x, y)
-        z = qz.rsample(() if n_samples is None else (n_samples,))
+        if eps is None:
+            z = qz.rsample(() if n_samples is None else (n_samples,))
+        elif n_samples is not None:
+            raise ValueError("give n_samples or eps, not both: eps's leading dimensions are the draws")
+        elif eps.shape[-1] != self.latent_dim:
+            raise ValueError(f"eps has {eps.shape[-1]} columns, the model has {self.latent_dim} latent dimensions")
+        else:
+            z = qz.mean + qz.stddev * eps
         pz = self.prior()
         per_dim = kl_per_dim(qz, pz)
         if per_dim is None:
@@ -81,10 +109,11 @@ class VAE(nn.Module):
         return Draw(z, self.decode(z, y), log_densities, kl, per_dim, (qz.mean.expand_as(z),), qz)
 
     @torch.no_grad()
-    def init_from_data(self, x: torch.Tensor) -> None:
+    def init_from_data(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> None:
         """Data-dependent initialisation before training: the decoder's output bias, the prior if it has one.
 
         A decoder with its own ``init_from_data(x)`` (token frequencies need the data, not its mean) uses it.
+        ``generator`` drives any random choice (a VampPrior's pseudo-inputs among the examples).
         """
         init_decoder = getattr(self.decoder, "init_from_data", None)
         if init_decoder is not None:
@@ -92,7 +121,9 @@ class VAE(nn.Module):
         else:
             self.decoder.init_output_bias(x.nanmean(0))  # NaN marks a missing entry
         init_prior = getattr(self.prior, "init_from_data", None)
-        if init_prior is not None:
+        if init_prior is not None and generator is not None:
+            init_prior(x, generator=generator)
+        elif init_prior is not None:
             init_prior(x)
 
     @torch.no_grad()
@@ -107,11 +138,12 @@ class VAE(nn.Module):
     ) -> torch.Tensor:
         """``n`` new examples decoded from prior draws, shape ``(n, *x_shape)``; labels ``y (n,)`` if conditional.
 
-        With ``mean=True`` (the default, what one looks at) each is E[x|z]; otherwise a draw x ~ p(x|z).
+        z ~ p(z) at temperature T (see the prior's ``sample``). With ``mean=True`` (the default, what one looks
+        at) each example is E[x|z]; otherwise a draw x ~ p(x|z) at T = 1 from the same ``generator``.
         """
         z = self.prior.sample(n, temperature=temperature, generator=generator)
         px = self.decode(z, y)
-        return px.mean if mean else px.sample()
+        return px.mean if mean else sample_from(px, generator=generator)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

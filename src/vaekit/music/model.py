@@ -19,9 +19,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Distribution
+from torch.distributions import constraints
 
-from vaekit.distributions import full_precision
+from vaekit.distributions import TemperedDistribution, full_precision
 
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -151,15 +151,10 @@ class RecurrentDecoder(nn.Module):
 
     @torch.no_grad()
     def generate(
-        self,
-        z: torch.Tensor,
-        *,
-        temperature: float = 1.0,
-        greedy: bool = False,
-        generator: torch.Generator | None = None,
+        self, z: torch.Tensor, *, temperature: float = 1.0, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Tokens ``(N, n_steps)`` decoded step by step from ``z (N, latent_dim)``: each token drawn from
-        softmax(logits / T) and fed back, or the most likely one with ``greedy``."""
+        """Tokens ``(N, n_steps)`` decoded step by step from ``z (N, latent_dim)``: x_t ~ softmax(logits_t / T)
+        fed back as the next input; at T = 0 the most likely token (greedy decoding)."""
         codes = self.codes(z)
         previous = torch.full((len(z),), self.start_token, dtype=torch.long, device=z.device)
         out = []
@@ -169,7 +164,7 @@ class RecurrentDecoder(nn.Module):
             for _ in range(self.segment_steps):
                 h, state = self.rnn(torch.cat([self.embed(previous), code], -1).unsqueeze(1), state)
                 logits = full_precision(self.out(h[:, 0]))
-                if greedy:
+                if temperature == 0:
                     previous = logits.argmax(-1)
                 else:
                     probs = torch.softmax(logits / temperature, -1)
@@ -181,22 +176,37 @@ class RecurrentDecoder(nn.Module):
         return AutoregressiveCategorical(self, z)
 
 
-class AutoregressiveCategorical(Distribution):
+class AutoregressiveCategorical(TemperedDistribution):
     """p(x|z) = prod_t Cat(x_t | softmax(f(x_<t, z))) over token sequences ``x`` of ``event_shape (T,)``.
 
     ``log_prob(x)`` runs the decoder with teacher forcing and sums log-probabilities over steps (one number per
     example; ``x`` broadcasts against the batch shape, so k importance draws score one batch of ``x``).
-    ``sample()`` decodes step by step; :meth:`tokens` adds a temperature, greedy decoding and a generator.
-    ``mean`` and ``mode`` are the greedy decoding: the most likely token at each step given the greedy prefix
-    (an approximation of the most likely sequence; a sequence of categories has no mean).
+    ``sample(sample_shape, *, temperature, generator)`` decodes step by step, x_t ~ softmax(logits_t / T), all
+    draws in one batch; T = 0 is greedy decoding. ``mean`` and ``mode`` are the greedy decoding: the most
+    likely token at each step given the greedy prefix (an approximation of the most likely sequence; a
+    sequence of categories has no mean). ``z`` is ``(*batch, latent_dim)``.
     """
 
-    arg_constraints: dict = {}
+    arg_constraints = {"z": constraints.real_vector}
     has_rsample = False
 
-    def __init__(self, decoder: RecurrentDecoder, z: torch.Tensor):
+    def __init__(self, decoder: RecurrentDecoder, z: torch.Tensor, validate_args: bool | None = False):
         self.decoder, self.z = decoder, z
-        super().__init__(batch_shape=z.shape[:-1], event_shape=decoder.x_shape, validate_args=False)
+        super().__init__(batch_shape=z.shape[:-1], event_shape=decoder.x_shape, validate_args=validate_args)
+
+    @constraints.dependent_property(is_discrete=True, event_dim=1)
+    def support(self) -> constraints.Constraint:
+        """Token ids 0..n_tokens-1 at every step."""
+        return constraints.independent(constraints.integer_interval(0, self.decoder.n_tokens - 1), 1)
+
+    def expand(self, batch_shape: torch.Size | Sequence[int], _instance=None) -> AutoregressiveCategorical:
+        """The same sequence distribution repeated over ``batch_shape`` (``z`` broadcast, not copied)."""
+        new = self._get_checked_instance(AutoregressiveCategorical, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.decoder, new.z = self.decoder, self.z.expand(*batch_shape, self.z.shape[-1])
+        super(AutoregressiveCategorical, new).__init__(batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
 
     def _flat_z(self) -> torch.Tensor:
         return self.z.reshape(-1, self.z.shape[-1])
@@ -208,25 +218,37 @@ class AutoregressiveCategorical(Distribution):
         return out.reshape(*self.batch_shape, *self.event_shape, -1)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) = sum_t log Cat(x_t | x_<t, z), ``(*batch)`` for ``x`` broadcasting to ``(*batch, T)``."""
+        if self._validate_args:
+            self._validate_sample(x)
         x_ids = token_ids(x).expand(*self.batch_shape, *self.event_shape)
         log_p = F.log_softmax(self.logits(x_ids), dim=-1)
         return log_p.gather(-1, x_ids.unsqueeze(-1)).squeeze(-1).sum(-1)
 
+    def sample(
+        self,
+        sample_shape: torch.Size | Sequence[int] = torch.Size(),
+        *,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Decoded sequences ``(*sample_shape, *batch, T)`` int64: every draw of every ``z`` in one batch."""
+        shape = torch.Size(sample_shape)
+        z = self.z.expand(*shape, *self.z.shape).reshape(-1, self.z.shape[-1])
+        out = self.decoder.generate(z, temperature=temperature, generator=generator)
+        return out.reshape(*shape, *self.batch_shape, *self.event_shape)
+
     def tokens(
         self, *, temperature: float = 1.0, greedy: bool = False, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """One decoded sequence per ``z``: ``(*batch, T)`` int64."""
-        out = self.decoder.generate(self._flat_z(), temperature=temperature, greedy=greedy, generator=generator)
-        return out.reshape(*self.batch_shape, *self.event_shape)
-
-    def sample(self, sample_shape: torch.Size | Sequence[int] = torch.Size()) -> torch.Tensor:
-        shape = torch.Size(sample_shape)
-        draws = [self.tokens() for _ in range(shape.numel())]
-        return torch.stack(draws).reshape(*shape, *self.batch_shape, *self.event_shape) if shape else draws[0]
+        """One decoded sequence per ``z``, ``(*batch, T)``: the older spelling of
+        ``sample(temperature=0.0 if greedy else temperature, generator=generator)``."""
+        return self.sample(temperature=0.0 if greedy else temperature, generator=generator)
 
     @property
     def mode(self) -> torch.Tensor:
-        return self.tokens(greedy=True)
+        """Greedy decoding, ``(*batch, T)``."""
+        return self.sample(temperature=0.0)
 
     @property
     def mean(self) -> torch.Tensor:
