@@ -71,7 +71,7 @@ def test_a_new_modality_trains_samples_and_evaluates_through_the_cli(waves, tmp_
     assert 0.5 < figures["waves/amplitude"] < 1.5 and math.isfinite(figures["nll"])
     # the modality refuses an output it cannot write, before any work
     assert main(["sample", str(run), "-o", str(tmp_path / "s.png")]) == 2
-    assert "cannot write samples of waves" in capsys.readouterr().err
+    assert "cannot write s.png (samples of waves are written as .txt)" in capsys.readouterr().err
 
 
 def test_data_sets_name_or_imply_their_modality():

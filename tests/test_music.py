@@ -430,7 +430,7 @@ def test_bad_input_to_a_trained_melody_model(melody_run, tmp_path):
     assert proc.returncode == 2 and "shorter than the model's window" in proc.stderr
     assert not (tmp_path / "r.mid").exists()
     proc = run_cli("sample", str(melody_run), "-o", str(tmp_path / "s.txt"))
-    assert proc.returncode == 2 and proc.stderr.startswith("error: cannot write samples of melodies")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: cannot write s.txt (samples of melodies")
     proc = run_cli("train", "--data", "digits", "--bars", "2", "--out", str(tmp_path / "x"))
     assert proc.returncode == 2 and "--bars does not apply to data" in proc.stderr
 

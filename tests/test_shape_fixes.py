@@ -90,9 +90,9 @@ def test_train_help_shows_the_config_defaults(capsys):
 
 
 def test_sigma_vae_is_credited_to_its_authors():
-    import vaekit.distributions as d
-
     from pathlib import Path
+
+    import vaekit.distributions as d
 
     text = Path(d.__file__).read_text(encoding="utf-8")
     assert "2006.13202" in text and "Rybkin" in text

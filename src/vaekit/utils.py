@@ -91,6 +91,17 @@ def inference(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def keeps_global_rng(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run ``fn`` inside ``torch.random.fork_rng``: whatever it seeds or draws, the caller's CPU RNG is unchanged."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        with torch.random.fork_rng(devices=[]):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 @contextlib.contextmanager
 def seeded(seed: int | None) -> Iterator[None]:
     """Seed the global torch RNG inside the block and restore its state afterwards (no-op for ``None``)."""

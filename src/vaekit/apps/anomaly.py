@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from vaekit.apps.fit import TrainResult, fit
-from vaekit.build import build_vae, load
+from vaekit.build import build_vae
 from vaekit.errors import DataError, OptionError, RunFolderError
 from vaekit.evaluate.conditional import common_noise, row_chunks, weighted_draws
 from vaekit.model import VAE
+from vaekit.run import load
 from vaekit.utils import atomic_write_text
 
 SCORES = ("nll", "elbo", "recon")

@@ -32,6 +32,7 @@ from vaekit.objectives import LinearWarmup, beta_tc, elbo, iwae
 from vaekit.run import Examples, Run, run_record
 from vaekit.train import RunFolder, Trainer, distributed, resolve_device
 from vaekit.train.schedules import LRSchedule
+from vaekit.utils import keeps_global_rng
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ def make_trainer(
     )
 
 
+@keeps_global_rng
 def run(
     vae: VAE,
     config: RunConfig,
@@ -161,12 +163,14 @@ def run(
     modality: Modality | None = None,
     out: str | os.PathLike | None = None,
     resume: bool = False,
+    initialised: bool = False,
     callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Train ``vae`` on ``splits`` (``train``, ``val``, optional ``test``) as ``config`` says; see :func:`train`.
 
     A conditional VAE (``vae.n_classes > 0``) also needs ``labels`` for every split; the trainer then batches
-    ``(x, y)`` pairs. The global RNG is left as it was found.
+    ``(x, y)`` pairs. Unless ``initialised`` (or resuming), the model's data-dependent initialisation runs first.
+    The global RNG is left as it was found.
     """
     folder = _prepare_folder(out, resume)
     modality = modality or modality_of_run(None, config.model, vae.x_shape)
@@ -182,7 +186,7 @@ def run(
         for k, x in splits.items()
         if k != "train"
     }
-    if not resume:
+    if not (resume or initialised):
         vae.init_from_data(splits["train"])
     if folder is not None and not resume and distributed.rank() == 0:
         folder.path.mkdir(parents=True, exist_ok=True)
@@ -193,25 +197,24 @@ def run(
         return (x, labels[name]) if vae.n_classes else x
 
     t0 = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):  # the trainer seeds its own noise; the caller's RNG is untouched
-        val = held_out.get("val")
-        history = trainer.fit(
-            batches("train", splits["train"]), None if val is None else batches("val", val.x), resume=resume
-        )
-        summary: dict[str, Any] = {
-            "epochs_run": trainer.epoch,
-            "best_epoch": trainer.best_epoch,
-            "stop_reason": trainer.stop_reason,
-            "skipped_steps": trainer.skipped_steps,
-            "train_seconds_this_session": time.perf_counter() - t0,
-            "device": str(device),
-            "processes": distributed.world_size(),
-        }
-        if "test" in held_out:
-            test = trainer.evaluate(batches("test", held_out["test"].x), trainer.val_loss_fn)
-            summary.update({f"test/{k}": v for k, v in test.items()})
-            summary["test/neg_elbo"] = test["recon"] + test["kl"]
-            summary["n_test"] = len(held_out["test"])
+    val = held_out.get("val")
+    history = trainer.fit(
+        batches("train", splits["train"]), None if val is None else batches("val", val.x), resume=resume
+    )
+    summary: dict[str, Any] = {
+        "epochs_run": trainer.epoch,
+        "best_epoch": trainer.best_epoch,
+        "stop_reason": trainer.stop_reason,
+        "skipped_steps": trainer.skipped_steps,
+        "train_seconds_this_session": time.perf_counter() - t0,
+        "device": str(device),
+        "processes": distributed.world_size(),
+    }
+    if "test" in held_out:
+        test = trainer.evaluate(batches("test", held_out["test"].x), trainer.val_loss_fn)
+        summary.update({f"test/{k}": v for k, v in test.items()})
+        summary["test/neg_elbo"] = test["recon"] + test["kl"]
+        summary["n_test"] = len(held_out["test"])
     vae.eval()
     if folder is not None and distributed.rank() == 0:
         folder.write_summary(summary)
@@ -305,7 +308,19 @@ def train(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.train.seed)  # the initial weights are part of a repeatable run
         vae = build_vae(dataset.x_shape, config.model)
-    return run(vae, config, splits, labels=labels, modality=modality, out=out, resume=resume, callbacks=callbacks)
+        if not resume:
+            vae.init_from_data(splits["train"])
+    return run(
+        vae,
+        config,
+        splits,
+        labels=labels,
+        modality=modality,
+        out=out,
+        resume=resume,
+        initialised=True,
+        callbacks=callbacks,
+    )
 
 
 def _config_and_data(config: RunConfig | dict | None, data_dir: str | os.PathLike | None) -> tuple[RunConfig, Dataset]:

@@ -133,7 +133,7 @@ class Modality:
         folder = "" in allowed and (path.suffix == "" or path.is_dir())
         if not folder and path.suffix.lower() not in allowed:
             shown = sorted(s for s in allowed if s) + (["a folder"] if "" in allowed else [])
-            raise VaekitError(f"cannot write {kind} of {self.name} to {path.name}", f"use {', '.join(shown)}")
+            raise VaekitError(f"cannot write {path.name}", f"{kind} of {self.name} are written as {', '.join(shown)}")
         if not folder and not path.parent.exists():
             raise VaekitError(f"folder {path.parent} does not exist", "create it first")
         return path
