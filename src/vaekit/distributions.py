@@ -272,7 +272,7 @@ class DiagonalGaussianMixture(TemperedDistribution):
             log_norm = -scale.log().sum(-1) - 0.5 * d * math.log(2 * math.pi)  # (B, K)
             log_comp = (log_norm + torch.log_softmax(logits, -1)).unsqueeze(1) - 0.5 * quad.clamp(min=0)
             out = torch.logsumexp(log_comp, dim=-1)  # (B, N)
-        return out.transpose(0, 1).reshape(*sample, *batch).to(z.dtype)
+        return out.transpose(0, 1).reshape(sample + batch).to(z.dtype)
 
     @property
     def mean(self) -> torch.Tensor:
@@ -444,7 +444,8 @@ class MixedColumns(TemperedDistribution):
             numeric = Normal(self.loc, self.scale, validate_args=False)
             out[..., self.numeric] = numeric.log_prob(filled[..., self.numeric])
         for j, log_p in zip(self.categorical, self.log_softmax_per_column(), strict=True):
-            index = filled[..., j].long().clamp(0, self.categories[j] - 1).expand(log_p.shape[:-1])
+            index = filled[..., j].long().clamp(0, self.categories[j] - 1).expand(shape[:-1])
+            log_p = log_p.expand(*shape[:-1], log_p.shape[-1])
             out[..., j] = log_p.gather(-1, index.unsqueeze(-1)).squeeze(-1)
         return out.masked_fill(~observed, 0.0)
 
