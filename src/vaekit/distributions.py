@@ -193,8 +193,9 @@ class TemperedDistribution(Distribution):
     """A distribution whose ``sample`` takes the library's sampling keywords.
 
     ``sample(sample_shape=(), *, temperature=1.0, generator=None) -> (*sample_shape, *batch, *event)``:
-    ``temperature`` T scales the spread (T = 1 is the distribution itself, T -> 0 its most likely value per
-    part), ``generator`` makes the draws repeatable. ``sample`` is never reparameterised (no gradient).
+    ``temperature`` T scales the spread: T = 1 is the distribution itself, T = 0 puts each factor at its most
+    likely value (a mixture still draws its component); ``generator`` makes the draws repeatable. ``sample``
+    is never reparameterised (no gradient).
     """
 
     def sample(
@@ -272,7 +273,7 @@ class DiagonalGaussianMixture(TemperedDistribution):
             log_norm = -scale.log().sum(-1) - 0.5 * d * math.log(2 * math.pi)  # (B, K)
             log_comp = (log_norm + torch.log_softmax(logits, -1)).unsqueeze(1) - 0.5 * quad.clamp(min=0)
             out = torch.logsumexp(log_comp, dim=-1)  # (B, N)
-        return out.transpose(0, 1).reshape(*sample, *batch).to(z.dtype)
+        return out.transpose(0, 1).reshape(sample + batch).to(z.dtype)
 
     @property
     def mean(self) -> torch.Tensor:
@@ -357,9 +358,12 @@ def sample_from(
     T scales the spread: Normal draws mu + T sigma eps; Bernoulli and Categorical draw from sigmoid(l / T) and
     softmax(l / T), the argmax (a 0.5 threshold) at T = 0. This module's own distributions (and the melody
     decoder's) take the keywords themselves; ``Independent`` samples its base. With T = 1 and no generator any
-    distribution is sampled by its own ``sample``. Shape ``(*sample_shape, *batch, *event)``.
+    distribution is sampled by its own ``sample``; another distribution refuses T != 1 or a generator with a
+    ``TypeError``. Shape ``(*sample_shape, *batch, *event)``.
     """
     shape = torch.Size(sample_shape)
+    if temperature == 1.0 and generator is None:
+        return dist.sample(shape)
     if isinstance(dist, Independent):
         return sample_from(dist.base_dist, shape, temperature=temperature, generator=generator)
     if isinstance(dist, Normal):
@@ -381,9 +385,7 @@ def sample_from(
         return draws.T[: shape.numel()].reshape(shape + dist.batch_shape)
     if isinstance(dist, TemperedDistribution):
         return dist.sample(shape, temperature=temperature, generator=generator)
-    if temperature != 1.0 or generator is not None:
-        raise TypeError(f"a {type(dist).__name__} cannot be sampled with a temperature or a generator")
-    return dist.sample(shape)
+    raise TypeError(f"a {type(dist).__name__} cannot be sampled with a temperature or a generator")
 
 
 class MixedColumns(TemperedDistribution):
@@ -444,7 +446,8 @@ class MixedColumns(TemperedDistribution):
             numeric = Normal(self.loc, self.scale, validate_args=False)
             out[..., self.numeric] = numeric.log_prob(filled[..., self.numeric])
         for j, log_p in zip(self.categorical, self.log_softmax_per_column(), strict=True):
-            index = filled[..., j].long().clamp(0, self.categories[j] - 1).expand(log_p.shape[:-1])
+            index = filled[..., j].long().clamp(0, self.categories[j] - 1).expand(shape[:-1])
+            log_p = log_p.expand(*shape[:-1], log_p.shape[-1])
             out[..., j] = log_p.gather(-1, index.unsqueeze(-1)).squeeze(-1)
         return out.masked_fill(~observed, 0.0)
 
@@ -487,8 +490,8 @@ class MixedColumns(TemperedDistribution):
         with torch.no_grad():
             numeric = None
             if self.numeric:
-                numeric = Normal(self.loc, self.scale, validate_args=False)
-                numeric = sample_from(numeric, shape, temperature=temperature, generator=generator)
+                normal = Normal(self.loc, self.scale, validate_args=False)
+                numeric = sample_from(normal, shape, temperature=temperature, generator=generator)
             levels = [
                 sample_from(
                     Categorical(logits=lp, validate_args=False), shape, temperature=temperature, generator=generator

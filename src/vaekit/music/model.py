@@ -208,20 +208,22 @@ class AutoregressiveCategorical(TemperedDistribution):
         new._validate_args = self._validate_args
         return new
 
-    def _flat_z(self) -> torch.Tensor:
-        return self.z.reshape(-1, self.z.shape[-1])
+    def _value_shape(self, x: torch.Tensor) -> torch.Size:
+        """``(*sample, *batch, T)``: the shape of ``x`` broadcast against the batch and event shapes."""
+        return torch.broadcast_shapes(x.shape, self.batch_shape + self.event_shape)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits ``(*batch, T, n_tokens)``."""
-        x = token_ids(x).expand(*self.batch_shape, *self.event_shape)
-        out = self.decoder.logits(self._flat_z(), x.reshape(-1, *self.event_shape))
-        return out.reshape(*self.batch_shape, *self.event_shape, -1)
+        """Teacher-forced logits ``(*sample, *batch, T, n_tokens)``, ``x`` broadcasting to ``(*sample, *batch, T)``."""
+        shape = self._value_shape(x)
+        x = token_ids(x).expand(shape).reshape(-1, *self.event_shape)
+        z = self.z.expand(*shape[:-1], self.z.shape[-1]).reshape(-1, self.z.shape[-1])
+        return self.decoder.logits(z, x).reshape(*shape, -1)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) = sum_t log Cat(x_t | x_<t, z), ``(*batch)`` for ``x`` broadcasting to ``(*batch, T)``."""
+        """log p(x|z) = sum_t log Cat(x_t | x_<t, z), ``(*sample, *batch)`` for ``x (*sample, *batch, T)``."""
         if self._validate_args:
             self._validate_sample(x)
-        x_ids = token_ids(x).expand(*self.batch_shape, *self.event_shape)
+        x_ids = token_ids(x).expand(self._value_shape(x))
         log_p = F.log_softmax(self.logits(x_ids), dim=-1)
         return log_p.gather(-1, x_ids.unsqueeze(-1)).squeeze(-1).sum(-1)
 
