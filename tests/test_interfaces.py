@@ -33,7 +33,7 @@ from vaekit.distributions import (
 from vaekit.evaluate.conditional import common_noise, row_chunks, weighted_draws
 from vaekit.evaluate.likelihood import chunks, importance_sample, pass_sizes
 from vaekit.model import LatentModel, StandardNormalPrior, module_device
-from vaekit.model.recurrent import AutoregressiveCategorical
+from vaekit.music.model import AutoregressiveCategorical
 
 SMALL = {"latent_dim": 3, "hidden": (16,)}
 MODELS = {

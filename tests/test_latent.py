@@ -141,7 +141,7 @@ def test_interpolate_takes_tensors_as_they_are_and_any_summary_of_p_x_given_z():
     """What a sequence model needs: integer inputs reach its encoder untouched, and the decoded summary is chosen."""
 
     class Tokens(torch.nn.Module):  # a stand-in for a melody VAE: token ids in, a categorical per step out
-        x_shape, latent_dim = (5,), 2
+        x_shape, latent_dim, n_classes, device = (5,), 2, 0, torch.device("cpu")  # the LatentModel surface
 
         def __init__(self):
             super().__init__()

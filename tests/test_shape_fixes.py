@@ -47,11 +47,11 @@ def test_resume_accepts_the_original_command_and_refuses_only_changes(tmp_path, 
 
 
 def test_train_and_fit_leave_the_global_rng_alone(tmp_path):
+    vae = vaekit.build_vae((4,), likelihood="gaussian", latent_dim=2, hidden=8)  # building draws weights: before
     torch.manual_seed(123)
     before = torch.random.get_rng_state()
     with one_thread():
         vaekit.train({"train": {"epochs": 1, "report": False}, "model": {"hidden": [8]}}, out=tmp_path / "a")
-        vae = vaekit.build_vae((4,), likelihood="gaussian", latent_dim=2, hidden=8)
         vaekit.fit(vae, np.random.default_rng(0).normal(size=(64, 4)).astype("float32"), epochs=1)
     assert torch.equal(torch.random.get_rng_state(), before)
 

@@ -97,7 +97,7 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
     p, k = dec_head.params_per_dim, cfg.classes
     if cfg.arch == "mlp":
         n = math.prod(x_shape)
-        n_out = getattr(dec_head, "n_params", p * n)
+        n_out = dec_head.n_params
         if cfg.missing or cfg.likelihood == "mixed":
             table_input = TableInput(cfg.categories or (0,) * n)
             first: nn.Module = table_input

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.distributions import Distribution
 
 from vaekit.apps.images import save_image_grid
 from vaekit.data.dataset import as_examples
@@ -35,16 +34,6 @@ def model_input(vae: VAE, x: np.ndarray | torch.Tensor, what: str = "input") -> 
             "use data like the data the model was trained on",
         )
     return t
-
-
-def posterior(vae, x: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
-    """q(z|x), or q(z|x, y) when labels are given (models without labels are called as ``encode(x)``)."""
-    return vae.encode(x) if y is None else vae.encode(x, y)
-
-
-def likelihood(vae, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
-    """p(x|z), or p(x|z, y) when labels are given (models without labels are called as ``decode(z)``)."""
-    return vae.decode(z) if y is None else vae.decode(z, y)
 
 
 def model_labels(
@@ -139,7 +128,7 @@ def encode(
     out = []
     for i, chunk in enumerate(xs.split(batch_size)):
         yb = None if labels is None else labels[i * batch_size : (i + 1) * batch_size].to(dev)
-        qz = posterior(vae, chunk.to(dev), yb)
+        qz = vae.encode(chunk.to(dev), yb)
         if sample:
             out.append(qz.mean + qz.stddev * torch.randn(qz.mean.shape, generator=g, device=dev))
         else:
@@ -168,7 +157,7 @@ def decode(
     out = []
     for i, c in enumerate(zs.split(batch_size)):
         yb = None if labels is None else labels[i * batch_size : i * batch_size + len(c)].to(dev)
-        px = likelihood(vae, c.to(dev), yb)
+        px = vae.decode(c.to(dev), yb)
         out.append(px.mean if mean else px.sample())
     return torch.cat(out).cpu().numpy()
 

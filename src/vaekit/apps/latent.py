@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.distributions import Distribution
 
-from vaekit.apps.generation import likelihood, model_input, model_labels, posterior
+from vaekit.apps.generation import model_input, model_labels
 from vaekit.apps.images import _figure, image_grid
 from vaekit.distributions import kl_per_dim
 from vaekit.errors import VaekitError
@@ -75,11 +75,11 @@ def interpolate(
     labels = model_labels(vae, y, len(a))
     dev = vae.device
     yd = None if labels is None else labels.to(dev)
-    z0, z1 = posterior(vae, a.to(dev), yd).mean, posterior(vae, b.to(dev), yd).mean
+    z0, z1 = vae.encode(a.to(dev), yd).mean, vae.encode(b.to(dev), yd).mean
     z = latent_path(z0, z1, steps, method)  # (P, steps, d)
     flat = z.reshape(-1, z.shape[-1])
     y_flat = None if yd is None else yd.repeat_interleave(steps)
-    decoded = summary(likelihood(vae, flat, y_flat)).reshape(len(a), steps, *vae.x_shape)
+    decoded = summary(vae.decode(flat, y_flat)).reshape(len(a), steps, *vae.x_shape)
     t = torch.linspace(0, 1, steps)
     return Interpolation(torch.stack([a, b], 1).numpy(), z.cpu().numpy(), decoded.cpu().numpy(), t.numpy())
 
@@ -130,7 +130,7 @@ def latent_kl(vae, x: np.ndarray | torch.Tensor, y=None, batch_size: int = 1024)
     sums, means = None, []
     for i, c in enumerate(xs.split(batch_size)):
         yb = None if labels is None else labels[i * batch_size : i * batch_size + len(c)].to(dev)
-        qz = posterior(vae, c.to(dev), yb)
+        qz = vae.encode(c.to(dev), yb)
         per_dim = kl_per_dim(qz, pz)
         means.append(qz.mean)
         if per_dim is not None:
@@ -187,14 +187,14 @@ def traverse(
     order = chosen if chosen is not None else [int(j) for j in np.argsort(-kl, kind="stable")]
     dev = vae.device
     y_base = None if labels is None else labels[base_index : base_index + 1].to(dev)
-    base = posterior(vae, xs[base_index : base_index + 1].to(dev), y_base).mean[0]
+    base = vae.encode(xs[base_index : base_index + 1].to(dev), y_base).mean[0]
     values = torch.linspace(-span, span, steps, device=dev)
     z = base.repeat(len(order), steps, 1)
     for row, j in enumerate(order):
         z[row, :, j] = values
     flat = z.reshape(-1, vae.latent_dim)
     y_flat = None if y_base is None else y_base.expand(len(flat))
-    decoded = likelihood(vae, flat, y_flat).mean.reshape(len(order), steps, *vae.x_shape)
+    decoded = vae.decode(flat, y_flat).mean.reshape(len(order), steps, *vae.x_shape)
     return Traversal(decoded.cpu().numpy(), order, values.cpu().numpy(), base.cpu().numpy(), kl)
 
 
@@ -240,7 +240,7 @@ def latent_map(
     means = []
     for i, c in enumerate(xs.split(1024)):
         yb = None if cond is None else cond[i * 1024 : i * 1024 + len(c)].to(dev)
-        means.append(posterior(vae, c.to(dev), yb).mean.cpu())
+        means.append(vae.encode(c.to(dev), yb).mean.cpu())
     mu = torch.cat(means).double()
     d = mu.shape[1]
     if d == 1:
@@ -261,7 +261,7 @@ def latent_map(
     plane = torch.from_numpy(np.stack([uu.ravel(), vv.ravel()], 1))
     z = (center + plane @ axes).float().to(dev)
     y_grid = None if cond is None else torch.full((len(z),), int(cond.mode().values), device=dev)
-    manifold = likelihood(vae, z, y_grid).mean.reshape(grid, grid, *vae.x_shape).cpu().numpy()
+    manifold = vae.decode(z, y_grid).mean.reshape(grid, grid, *vae.x_shape).cpu().numpy()
     lab = None if labels is None else np.asarray(labels).reshape(-1)
     if lab is not None and len(lab) != len(xs):
         raise VaekitError(f"{len(xs)} examples but {len(lab)} labels")

@@ -23,6 +23,10 @@ class Tables(Modality):
     def recognises_model(self, model: ModelConfig, x_shape: tuple[int, ...]) -> bool:
         return len(x_shape) == 1 and model.likelihood != "categorical"
 
+    def report_sections(self, model: Any, x: torch.Tensor, y: torch.Tensor | None, *, seed: int = 0):
+        note = '<p class="note">not drawn: the data are not images; the latent map below shows the latent space</p>'
+        return [("Interpolation and traversals", note, "")]
+
     def write_pictures(
         self,
         model: Any,

@@ -106,7 +106,7 @@ def reconstruct_melodies(
     g = make_generator(seed, vae.device)
     with eval_mode(vae):
         out = [
-            vae.decode(vae.encode(chunk).mean).tokens(greedy=greedy, temperature=temperature, generator=g)
+            vae.decode(vae.encode(chunk).mean).sample(temperature=0.0 if greedy else temperature, generator=g)
             for chunk in rows.split(512)
         ]
     return torch.cat(out).cpu().numpy()
@@ -158,7 +158,7 @@ def interpolate_melodies(
 
     vae = _model(run_or_model)
     rows = _rows(vae, np.stack([np.asarray(melody_a).reshape(-1), np.asarray(melody_b).reshape(-1)]), "the melodies")
-    path = interpolate(vae, rows[:1], rows[1:], steps=steps, method=method, summary=lambda px: px.tokens(greedy=True))
+    path = interpolate(vae, rows[:1], rows[1:], steps=steps, method=method, summary=lambda px: px.mode)
     return path.decoded[0]
 
 

@@ -10,11 +10,12 @@ import torch
 from torch import nn
 
 from vaekit.music.tokens import FIRST_PITCH_TOKEN, HOLD, STEPS_PER_BAR, token_pitch
+from vaekit.utils import inference
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 
 
-@torch.no_grad()
+@inference
 def reconstruction_accuracy(
     vae: nn.Module, x: torch.Tensor, *, batch_size: int = 512, generator: torch.Generator | None = None
 ) -> dict[str, float]:
@@ -26,22 +27,19 @@ def reconstruction_accuracy(
     HOLD), which a model that always predicts HOLD gets wrong. ``x`` is ``(N, steps)`` tokens; the model must
     have an autoregressive categorical decoder.
     """
-    device = next(vae.parameters()).device
-    was_training = vae.training
-    vae.eval()
+    device = vae.device
     right = {"teacher_forced": 0, "free_running": 0, "teacher_forced_events": 0, "free_running_events": 0}
     total = events = 0
     for chunk in x.split(batch_size):
         chunk = chunk.to(device).round().long()
         px = vae.decode(vae.encode(chunk).mean)
         is_event = chunk != HOLD
-        for name, guess in (("teacher_forced", px.logits(chunk).argmax(-1)), ("free_running", px.tokens(greedy=True))):
+        for name, guess in (("teacher_forced", px.logits(chunk).argmax(-1)), ("free_running", px.mode)):
             hit = guess == chunk
             right[name] += int(hit.sum())
             right[f"{name}_events"] += int((hit & is_event).sum())
         total += chunk.numel()
         events += int(is_event.sum())
-    vae.train(was_training)
     return {k: v / (events if k.endswith("_events") else total) for k, v in right.items()}
 
 

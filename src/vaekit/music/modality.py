@@ -58,7 +58,7 @@ class Melodies(Modality):
             )
 
     def show(self, px: Any, *, temperature: float = 1.0, greedy: bool = True, generator=None) -> torch.Tensor:
-        return px.tokens(temperature=temperature, greedy=greedy, generator=generator)
+        return px.sample(temperature=0.0 if greedy else temperature, generator=generator)
 
     def sample(
         self,
@@ -80,7 +80,7 @@ class Melodies(Modality):
         return Path(path).suffix.lower() in MELODY_SUFFIXES and Path(path).is_file()
 
     def read_file(self, path: str | os.PathLike, model: Any) -> np.ndarray:
-        return apps.tune_windows(apps.read_melody(path), model.x_shape[0], str(path))
+        return apps.consecutive_windows(apps.read_melody(path), model.x_shape[0], str(path))
 
     def reconstruct_file(self, model: Any, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         """A whole tune, window after window, cut back to its length."""
