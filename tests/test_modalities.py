@@ -103,7 +103,7 @@ def test_run_opens_once_and_offers_model_data_metrics(digits_run):
 
 def test_save_and_load_are_two_halves_of_one_format(tmp_path):
     vae = vaekit.build_vae((5,), likelihood="gaussian", latent_dim=2, hidden=8)
-    vaekit.save(vae, tmp_path / "m")
+    vae.save(tmp_path / "m")
     back = vaekit.load(tmp_path / "m")
     x = torch.randn(4, 5)
     torch.testing.assert_close(back.reconstruct(x), vae.eval().reconstruct(x))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from vaekit.model.protocol import LatentModel
+from vaekit.utils import eval_mode
 
 log = logging.getLogger(__name__)
 
@@ -78,49 +79,44 @@ def importance_sample(
     # per-pass buffers fragment the heap, and RSS then grew by megabytes per example (measured: 23 GB, killed).
     out: dict[str, torch.Tensor] = {}
     out_means: list[torch.Tensor] = []
-    was_training = vae.training
-    vae.eval()
     t0, next_report = time.perf_counter(), len(x) / 10
-    try:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            if seed is not None:
-                torch.manual_seed(seed)
-            for rows in chunks(len(x), per_batch):
-                xb, yb = x[rows], None if y is None else y[rows]
-                lse = recon = kl = torch.zeros((), dtype=x.dtype, device=device)
-                lse = lse - math.inf  # the log of an empty sum; partial sums are merged into it
-                kl_dims: torch.Tensor | None = None
-                mean_sums: list[torch.Tensor] | None = None
-                for draws in chunks(k, per_pass):
-                    draw = vae(xb, draws.stop - draws.start, y=yb)
-                    log_px_z = draw.px.log_prob(xb)  # (s, B)
-                    log_w = log_px_z + draw.log_pz - draw.log_qz
-                    lse = torch.logaddexp(lse, torch.logsumexp(log_w, 0))
-                    recon = recon - log_px_z.sum(0)
-                    kl = kl + draw.kl.sum(0)
-                    if draw.kl_per_dim is not None:
-                        kl_dims = draw.kl_per_dim.sum(0) + (0 if kl_dims is None else kl_dims)
-                    sums = [m.sum(0) for m in draw.latent_means]
-                    mean_sums = sums if mean_sums is None else [a + b for a, b in zip(mean_sums, sums, strict=True)]
-                    del draw, log_px_z, log_w
-                if not out:
-                    n = len(x)
-                    out = {name: lse.new_empty(n) for name in ("log_px", "recon", "kl")}
-                    if kl_dims is not None:
-                        out["kl_per_dim"] = lse.new_empty(n, kl_dims.shape[-1])
-                    out_means = [lse.new_empty(n, m.shape[-1]) for m in mean_sums]
-                out["log_px"][rows] = lse - math.log(k)
-                out["recon"][rows] = recon / k
-                out["kl"][rows] = kl / k
+    with eval_mode(vae), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        if seed is not None:
+            torch.manual_seed(seed)
+        for rows in chunks(len(x), per_batch):
+            xb, yb = x[rows], None if y is None else y[rows]
+            lse = recon = kl = torch.zeros((), dtype=x.dtype, device=device)
+            lse = lse - math.inf  # the log of an empty sum; partial sums are merged into it
+            kl_dims: torch.Tensor | None = None
+            mean_sums: list[torch.Tensor] | None = None
+            for draws in chunks(k, per_pass):
+                draw = vae(xb, draws.stop - draws.start, y=yb)
+                log_px_z = draw.px.log_prob(xb)  # (s, B)
+                log_w = log_px_z + draw.log_pz - draw.log_qz
+                lse = torch.logaddexp(lse, torch.logsumexp(log_w, 0))
+                recon = recon - log_px_z.sum(0)
+                kl = kl + draw.kl.sum(0)
+                if draw.kl_per_dim is not None:
+                    kl_dims = draw.kl_per_dim.sum(0) + (0 if kl_dims is None else kl_dims)
+                sums = [m.sum(0) for m in draw.latent_means]
+                mean_sums = sums if mean_sums is None else [a + b for a, b in zip(mean_sums, sums, strict=True)]
+                del draw, log_px_z, log_w
+            if not out:
+                n = len(x)
+                out = {name: lse.new_empty(n) for name in ("log_px", "recon", "kl")}
                 if kl_dims is not None:
-                    out["kl_per_dim"][rows] = kl_dims / k
-                for dst, m in zip(out_means, mean_sums, strict=True):
-                    dst[rows] = m / k
-                if rows.stop >= next_report and rows.stop < len(x):
-                    log.info("  %d of %d examples (%.0f s)", rows.stop, len(x), time.perf_counter() - t0)
-                    next_report += len(x) / 10
-    finally:
-        vae.train(was_training)
+                    out["kl_per_dim"] = lse.new_empty(n, kl_dims.shape[-1])
+                out_means = [lse.new_empty(n, m.shape[-1]) for m in mean_sums]
+            out["log_px"][rows] = lse - math.log(k)
+            out["recon"][rows] = recon / k
+            out["kl"][rows] = kl / k
+            if kl_dims is not None:
+                out["kl_per_dim"][rows] = kl_dims / k
+            for dst, m in zip(out_means, mean_sums, strict=True):
+                dst[rows] = m / k
+            if rows.stop >= next_report and rows.stop < len(x):
+                log.info("  %d of %d examples (%.0f s)", rows.stop, len(x), time.perf_counter() - t0)
+                next_report += len(x) / 10
     return ImportanceSample(
         log_px=out["log_px"],
         recon=out["recon"],

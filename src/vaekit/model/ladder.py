@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -214,6 +216,13 @@ class LadderVAE(nn.Module):
             zs.append(p.loc + temperature * p.scale * eps)
         px = self._decode_layers(zs)
         return px.mean if mean else sample_from(px, generator=generator)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model to a folder that :func:`vaekit.load` reads back (``config.json`` with its config,
+        ``model.safetensors``): the two halves of one format, as a training run folder holds it."""
+        from vaekit.run import save  # the run-folder format lives above the model layer
+
+        return save(self, path)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -144,6 +146,13 @@ class VAE(nn.Module):
         z = self.prior.sample(n, temperature=temperature, generator=generator)
         px = self.decode(z, y)
         return px.mean if mean else sample_from(px, generator=generator)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model to a folder that :func:`vaekit.load` reads back (``config.json`` with its config,
+        ``model.safetensors``): the two halves of one format, as a training run folder holds it."""
+        from vaekit.run import save  # the run-folder format lives above the model layer
+
+        return save(self, path)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -23,6 +23,7 @@ from vaekit.train import distributed
 from vaekit.train.callbacks import call
 from vaekit.train.checkpoint import RunFolder, module_tensors
 from vaekit.train.schedules import LRSchedule
+from vaekit.utils import eval_mode
 
 log = logging.getLogger(__name__)
 
@@ -291,18 +292,16 @@ class Trainer:
     ) -> dict[str, float]:
         """Mean of each loss term over ``data`` (one pass, no updates)."""
         loss_fn = loss_fn or self.val_loss_fn
-        was_training = self.model.training
-        self.model.eval()
         data = _to(data, self.device)
         if self.world > 1:
             data = _index(data, slice(self.rank, None, self.world))
         n, bs = _length(data), batch_size or max(self.batch_size, 1024)
         sums: dict[str, torch.Tensor] = {}
-        for start in range(0, n, bs):
-            out = loss_fn(self.model, _index(data, slice(start, start + bs)))
-            for k, v in out.terms.items():
-                sums[k] = sums.get(k, 0) + v.sum()
-        self.model.train(was_training)
+        with eval_mode(self.model):
+            for start in range(0, n, bs):
+                out = loss_fn(self.model, _index(data, slice(start, start + bs)))
+                for k, v in out.terms.items():
+                    sums[k] = sums.get(k, 0) + v.sum()
         totals = self._reduce(sums, n)
         n_total = totals.pop("_n")
         return {k: v / n_total for k, v in totals.items()}
