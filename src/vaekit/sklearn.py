@@ -3,26 +3,31 @@
 Both follow scikit-learn's conventions (parameters stored untouched in ``__init__``, fitted attributes end
 in ``_``, inputs checked with ``validate_data``, ``NotFittedError`` before ``fit``) and pass its estimator
 checks, so they work inside ``Pipeline`` and ``GridSearchCV``. They are thin layers over
-:mod:`vaekit.apps.anomaly` and :mod:`vaekit.apps.imputation`. Fitting and scoring are repeatable for a given
+:func:`vaekit.apps.anomaly.fit_detector` and :func:`vaekit.apps.imputation.fit_imputer`, whose signatures hold
+the defaults: scikit-learn needs literal defaults in ``__init__``, so they are repeated here and
+``tests/test_tables_shape.py`` checks that the two agree. Fitting and scoring are repeatable for a given
 ``random_state`` and leave the global torch RNG as it was; each row's result depends on that row alone.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from vaekit.apps.anomaly import fit_detector
-from vaekit.apps.fit import fit
-from vaekit.apps.imputation import check_rows_observed, impute, sample_imputations
-from vaekit.build import build_vae
+from vaekit.apps.imputation import check_rows_observed, estimator_seed, fit_imputer
+
+# estimator parameter -> keyword of fit_detector / fit_imputer, where the names differ
+ANOMALY_KEYWORDS = {"method": "score", "n_samples": "k", "validation_fraction": "val_fraction"}
+IMPUTER_KEYWORDS = {"n_samples": "k", "validation_fraction": "val_fraction"}
 
 
-def _seed(random_state) -> int:
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+def _keywords(estimator: BaseEstimator, renamed: dict[str, str]) -> dict:
+    """The estimator's parameters as keywords of its fitting function; ``random_state`` becomes ``seed``."""
+    params = estimator.get_params(deep=False)
+    keywords = {renamed.get(name, name): value for name, value in params.items() if name != "random_state"}
+    return {**keywords, "seed": estimator_seed(params["random_state"])}
 
 
 class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
@@ -89,27 +94,7 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Train on ``X`` ``(n_samples, n_features)``; ``y`` is ignored."""
         X = validate_data(self, X, dtype=np.float64)
-        detector, result = fit_detector(
-            X,
-            score=self.method,
-            contamination=self.contamination,
-            arch=self.arch,
-            likelihood=self.likelihood,
-            latent_dim=self.latent_dim,
-            hidden=self.hidden,
-            sigma=self.sigma,
-            image_shape=self.image_shape,
-            standardize=self.standardize,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            patience=self.patience,
-            val_fraction=self.validation_fraction,
-            k=self.n_samples,
-            trim=self.trim,
-            seed=_seed(self.random_state),
-            device=self.device,
-        )
+        detector, result = fit_detector(X, **_keywords(self, ANOMALY_KEYWORDS))
         self.detector_ = detector
         self.vae_ = detector.vae
         self.history_ = result.history
@@ -142,8 +127,8 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     hold level codes 0..K-1 and get a categorical likelihood (their imputation is the most probable level);
     the others are standardised on the observed training values and get a Gaussian one.
 
-    Fitted attributes: ``vae_``, ``history_``, ``categories_`` (per column: 0 numeric, else K), ``mean_``,
-    ``scale_``, ``n_features_in_``.
+    Fitted attributes: ``imputer_`` (a :class:`vaekit.apps.imputation.Imputer`), ``vae_``, ``history_``,
+    ``categories_`` (per column: 0 numeric, else K), ``mean_``, ``scale_``, ``n_features_in_``.
     """
 
     def __init__(
@@ -181,81 +166,28 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     def _validate(self, X, reset: bool) -> np.ndarray:
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=reset)
-        check_rows_observed(torch.from_numpy(X), "X")
+        check_rows_observed(X, "X")
         return X
-
-    def _categories(self, X: np.ndarray) -> tuple[int, ...]:
-        categorical = sorted({int(j) for j in (self.categorical_features or [])})
-        if any(j < 0 or j >= X.shape[1] for j in categorical):
-            raise ValueError(f"categorical_features {categorical} out of range for {X.shape[1]} features")
-        categories = [0] * X.shape[1]
-        for j in categorical:
-            codes = X[:, j][~np.isnan(X[:, j])]
-            if (codes < 0).any() or (codes != np.round(codes)).any():
-                raise ValueError(f"categorical feature {j} must hold level codes 0, 1, 2, ...")
-            categories[j] = max(2, int(codes.max()) + 1)
-        return tuple(categories)
-
-    def _standardised(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean_) / self.scale_
 
     def fit(self, X, y=None):
         """Train on ``X`` ``(n_samples, n_features)`` with NaN for missing entries; ``y`` is ignored."""
         X = self._validate(X, reset=True)
-        empty = np.isnan(X).all(0)
-        if empty.any():
-            raise ValueError(f"feature {int(np.flatnonzero(empty)[0])} has no observed value; drop it")
-        self.categories_ = self._categories(X)
-        numeric = np.array([k == 0 for k in self.categories_])
-        self.mean_ = np.where(numeric, np.nanmean(X, axis=0), 0.0)
-        std = np.where(numeric, np.nanstd(X, axis=0), 1.0)
-        self.scale_ = np.where(std > 1e-12, std, 1.0)
-        self.seed_ = _seed(self.random_state)
-        mixed = any(self.categories_)
-        n_features = X.shape[1]
-        with torch.random.fork_rng():
-            torch.manual_seed(self.seed_)
-            vae = build_vae(
-                (n_features,),
-                likelihood="mixed" if mixed else "gaussian",
-                categories=self.categories_ if mixed else (),
-                missing=True,
-                latent_dim=self.latent_dim or max(1, min(n_features - 1, 16)),
-                hidden=self.hidden,
-                activation="tanh",
-            )
-            result = fit(
-                vae,
-                self._standardised(X).astype(np.float32),
-                objective="iwae",
-                k=self.n_train_samples,
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                patience=self.patience,
-                val_fraction=self.validation_fraction,
-                seed=self.seed_,
-                device=self.device,
-            )
-        self.vae_ = result.vae.double()
+        imputer, result = fit_imputer(X, **_keywords(self, IMPUTER_KEYWORDS), what="X")
+        self.imputer_ = imputer
+        self.vae_ = imputer.vae
         self.history_ = result.history
+        self.categories_ = imputer.categories
+        self.mean_ = imputer.center
+        self.scale_ = imputer.scale
+        self.seed_ = imputer.seed
         return self
-
-    def _input(self, X) -> tuple[np.ndarray, torch.Tensor]:
-        check_is_fitted(self)
-        X = self._validate(X, reset=False)
-        return X, torch.from_numpy(self._standardised(X)).to(next(self.vae_.parameters()).device)
-
-    def _restore(self, X: np.ndarray, filled: torch.Tensor) -> np.ndarray:
-        # observed entries come back bit for bit, not through the round trip of standardisation
-        return np.where(np.isnan(X), filled.cpu().numpy() * self.scale_ + self.mean_, X)
 
     def transform(self, X):
         """``X`` with each missing entry replaced by its conditional mean given the row's observed entries."""
-        X, x = self._input(X)
-        return self._restore(X, impute(self.vae_, x, k=self.n_samples, seed=self.seed_))
+        check_is_fitted(self)
+        return self.imputer_.transform(self._validate(X, reset=False), k=self.n_samples)
 
     def sample_imputations(self, X, n_imputations=5):
         """``n_imputations`` completions of ``X`` drawn from p(x_m | x_o): array ``(n_imputations, *X.shape)``."""
-        X, x = self._input(X)
-        return self._restore(X, sample_imputations(self.vae_, x, n_imputations, k=self.n_samples, seed=self.seed_))
+        check_is_fitted(self)
+        return self.imputer_.sample(self._validate(X, reset=False), n_imputations, k=self.n_samples)

@@ -9,10 +9,15 @@ Scores (higher is more anomalous):
 A :class:`Detector` holds the model, the standardisation learned on the training table and the threshold
 that flags the ``contamination`` share of the training data; :func:`fit_detector` makes one, and with
 ``out`` it is saved as a run folder (the usual files plus ``anomaly.json``) that :func:`load_detector` reads.
+:func:`fit_detector`'s signature holds the defaults for tables (``VAEAnomalyDetector`` repeats them, a test
+keeps the two in step); :data:`IMAGE_DEFAULTS` are laid under the user's options for image data.
+:func:`load_rows`, :func:`fit_detector_on` and :func:`score_file` are the file-level calls of
+``vaekit anomaly fit`` and ``vaekit anomaly score``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -25,45 +30,64 @@ import numpy as np
 import torch
 
 from vaekit.apps.fit import TrainResult, fit
+from vaekit.apps.generation import check_output
 from vaekit.build import build_vae
+from vaekit.data.registry import dataset_names, load_dataset
+from vaekit.data.table import read_features, read_labels
 from vaekit.errors import DataError, OptionError, RunFolderError
 from vaekit.evaluate.conditional import common_noise, row_chunks, weighted_draws
 from vaekit.model import VAE
 from vaekit.run import load
-from vaekit.utils import atomic_write_text
+from vaekit.utils import atomic_write_text, inference, standardisation
 
 SCORES = ("nll", "elbo", "recon")
 DETECTOR_FILE = "anomaly.json"
 
+# What changes when the rows are images (the rest of fit_detector's defaults holds for both): a conv trunk with
+# channel widths 32, 64 (an MLP on images keeps fit_detector's widths), a Bernoulli likelihood for pixels in
+# [0, 1], a latent of 16 and no Gaussian scale.
+IMAGE_DEFAULTS: dict[str, Any] = {
+    "arch": "conv",
+    "likelihood": "bernoulli",
+    "latent_dim": 16,
+    "hidden": (32, 64),
+    "sigma": None,
+}
 
-@torch.no_grad()
+
+@inference
 def anomaly_scores(
     vae: VAE, x: torch.Tensor, *, score: str = "nll", k: int = 100, seed: int = 0, max_draws: int = 8192
 ) -> torch.Tensor:
     """Per-row anomaly scores ``(N,)`` of ``x`` ``(N, *x_shape)`` under ``vae`` (higher is more anomalous).
 
     Each row's score depends on the row and ``seed`` only: all rows share the same k noise draws (see
-    :mod:`vaekit.evaluate.conditional`).
+    :mod:`vaekit.evaluate.conditional`). ``vae`` runs in eval mode and is left in the mode it was in.
     """
     if score not in SCORES:
         raise OptionError(f"unknown anomaly score {score!r}", f"choose one of {', '.join(SCORES)}")
-    was_training = vae.training
-    vae.eval()
     out = x.new_empty(len(x))
     if score == "recon":
         for rows in row_chunks(len(x), 1, max_draws):
             out[rows] = (x[rows] - vae.reconstruct(x[rows])).pow(2).flatten(1).sum(1)
-    else:
-        eps = common_noise(k, vae.latent_dim, seed, dtype=x.dtype, device=x.device)
-        for rows in row_chunks(len(x), k, max_draws):
-            d = weighted_draws(vae, x[rows], eps)
-            if score == "nll":
-                out[rows] = math.log(k) - torch.logsumexp(d.log_w, 0)
-            else:
-                kl = d.kl if d.kl is not None else (d.log_qz - d.log_pz).mean(0)
-                out[rows] = -d.log_px_z.mean(0) + kl
-    vae.train(was_training)
+        return out
+    eps = common_noise(k, vae.latent_dim, seed, dtype=x.dtype, device=x.device)
+    for rows in row_chunks(len(x), k, max_draws):
+        d = weighted_draws(vae, x[rows], eps)
+        if score == "nll":
+            out[rows] = math.log(k) - torch.logsumexp(d.log_w, 0)
+        else:
+            kl = d.kl if d.kl is not None else (d.log_qz - d.log_pz).mean(0)
+            out[rows] = -d.log_px_z.mean(0) + kl
     return out
+
+
+def _as_float64(vae: VAE) -> VAE:
+    """``vae`` itself if all its floating tensors are float64, else a float64 copy (``vae`` is not changed)."""
+    tensors = [*vae.parameters(), *vae.buffers()]
+    if all(t.dtype == torch.float64 for t in tensors if t.is_floating_point()):
+        return vae
+    return copy.deepcopy(vae).double()
 
 
 @dataclass
@@ -73,6 +97,10 @@ class Detector:
     ``center``/``scale`` standardise each feature as on the training data (``None``: used as they are);
     ``threshold`` is the anomaly score above which a row is flagged (the ``1 - contamination`` quantile of the
     training scores); ``columns`` are the feature names of a CSV it was trained on.
+
+    Scores are computed in float64, so that a row's score does not depend on how many rows share its batch.
+    The detectors made by :func:`fit_detector` and :func:`load_detector` hold a float64 model of their own; a
+    ``vae`` of another dtype given here is left as it is and scored through a float64 copy.
     """
 
     vae: VAE
@@ -105,14 +133,12 @@ class Detector:
             raise DataError(f"{what} contains NaN or inf", "remove or fill those values")
         if self.center is not None:
             x = (x - np.asarray(self.center)) / np.asarray(self.scale)
-        device = next(self.vae.parameters()).device
-        return torch.from_numpy(x).to(device).view(len(x), *self.vae.x_shape)
+        return torch.from_numpy(x).to(self.vae.device).view(len(x), *self.vae.x_shape)
 
     def scores(self, x: np.ndarray | torch.Tensor, what: str = "the data") -> np.ndarray:
         """Anomaly scores ``(N,)``, higher is more anomalous."""
-        self.vae.double()  # float64: a row's score must not depend on how many rows share its batch
-        s = anomaly_scores(self.vae, self.prepare(x, what), score=self.score, k=self.k, seed=self.seed)
-        return s.cpu().numpy()
+        vae = _as_float64(self.vae)
+        return anomaly_scores(vae, self.prepare(x, what), score=self.score, k=self.k, seed=self.seed).cpu().numpy()
 
     def is_anomaly(self, scores: np.ndarray) -> np.ndarray:
         return (scores > self.threshold).astype(np.int64)
@@ -131,16 +157,91 @@ def load_detector(run_dir: str | os.PathLike, *, device: str | torch.device = "c
         raise RunFolderError(f"{run_dir} is not an anomaly detector (no {DETECTOR_FILE})", "make one with anomaly fit")
     try:
         record = json.loads(path.read_text())
-        return Detector(vae=load(run_dir, device=device), **record)
+        return Detector(vae=load(run_dir, device=device).double(), **record)
     except (json.JSONDecodeError, TypeError) as err:
         raise RunFolderError(f"{path} is damaged ({err})", "fit the detector again") from None
 
 
-def standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and standard deviation (1 where a feature is constant)."""
-    center = np.nanmean(x, axis=0)
-    scale = np.nanstd(x, axis=0)
-    return center, np.where(scale > 1e-12, scale, 1.0)
+# fitting ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Training:
+    """Everything one model of :func:`fit_detector` is built and trained with."""
+
+    x_shape: tuple[int, ...]
+    arch: str
+    likelihood: str
+    latent_dim: int
+    hidden: Sequence[int] | None
+    sigma: float | None
+    epochs: int
+    batch_size: int
+    lr: float
+    patience: int | None
+    val_fraction: float
+    seed: int
+    device: str
+
+
+def _train_once(settings: _Training, rows: np.ndarray, out: str | os.PathLike | None) -> TrainResult:
+    """A fresh model fitted on ``rows`` ``(N, features)``; repeatable for the seed, the caller's RNG kept."""
+    s = settings
+    # every device's RNG is forked: the trainer reseeds the global RNG, on the GPU too when it trains there
+    with torch.random.fork_rng():
+        torch.manual_seed(s.seed)
+        vae = build_vae(
+            s.x_shape, arch=s.arch, likelihood=s.likelihood, latent_dim=s.latent_dim, hidden=s.hidden, sigma=s.sigma
+        )
+        return fit(
+            vae,
+            torch.from_numpy(rows.astype(np.float32)).view(len(rows), *s.x_shape),
+            epochs=s.epochs,
+            batch_size=s.batch_size,
+            lr=s.lr,
+            patience=s.patience,
+            val_fraction=s.val_fraction,
+            seed=s.seed,
+            device=s.device,
+            out=out,
+        )
+
+
+def _check_detector_options(score: str, contamination: float, trim: float, sigma: float | None) -> None:
+    if score not in SCORES:
+        raise OptionError(f"unknown anomaly score {score!r}", f"choose one of {', '.join(SCORES)}")
+    if not 0.0 < contamination <= 0.5:
+        raise OptionError(f"contamination must be in (0, 0.5], got {contamination}")
+    if not 0.0 <= trim < 0.5:
+        raise OptionError(f"trim must be in [0, 0.5), got {trim}")
+    if sigma is not None and not sigma > 0:
+        raise OptionError(f"sigma must be positive, got {sigma}", "None learns a scale per feature")
+
+
+def _training_rows(x: np.ndarray, image_shape: Sequence[int] | None) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``x`` as finite float64 rows ``(N, features)`` and the shape each row is read as."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x.reshape(len(x), -1)
+    if not np.isfinite(x).all():
+        raise DataError("the training data contains NaN or inf", "remove or fill those values")
+    n_features = x.shape[1]
+    x_shape = tuple(image_shape) if image_shape else (n_features,)
+    if math.prod(x_shape) != n_features:
+        raise DataError(f"rows of {n_features} values cannot be images of shape {x_shape}", "check image_shape")
+    return x, x_shape
+
+
+def _trimmed(x: np.ndarray, detector: Detector, trim: float) -> np.ndarray | None:
+    """Which rows to refit on: all but the ``trim`` share that ``detector`` scores worst (None: no refit)."""
+    if not trim or round(len(x) * (1 - trim)) < 10:
+        return None
+    first = detector.scores(x, "the training data")
+    return first <= np.quantile(first, 1.0 - trim)
+
+
+def _set_threshold(detector: Detector, x: np.ndarray) -> None:
+    """Flag the ``contamination`` share of the training rows ``x``."""
+    train_scores = detector.scores(x, "the training data")
+    detector.threshold = float(np.quantile(train_scores, 1.0 - detector.contamination))
+    detector.extra["flagged_training_rows"] = int(detector.is_anomaly(train_scores).sum())
 
 
 def fit_detector(
@@ -151,8 +252,8 @@ def fit_detector(
     arch: str = "mlp",
     likelihood: str = "gaussian",
     latent_dim: int | None = None,
-    hidden: Sequence[int] | None = None,
-    sigma: float | None = None,
+    hidden: Sequence[int] | None = (16,),
+    sigma: float | None = 1.0,
     image_shape: Sequence[int] | None = None,
     standardize: bool | None = None,
     epochs: int = 100,
@@ -161,7 +262,7 @@ def fit_detector(
     patience: int | None = 10,
     val_fraction: float = 0.1,
     k: int = 100,
-    trim: float = 0.0,
+    trim: float = 0.2,
     seed: int = 0,
     device: str = "cpu",
     columns: Sequence[str] | None = None,
@@ -169,77 +270,43 @@ def fit_detector(
 ) -> tuple[Detector, TrainResult]:
     """Train a VAE on ``x`` ``(N, features)`` (mostly normal rows) and set the threshold from its scores.
 
-    ``standardize`` (default: on for a Gaussian likelihood) centres and scales each feature on ``x``;
-    ``image_shape`` (e.g. ``(1, 28, 28)``) reads each row as a flattened image (use ``arch="conv"``).
-    ``latent_dim`` defaults to ``max(1, min(4, features - 1))``. ``sigma`` fixes the Gaussian scale (in
-    standard deviations of standardised features); ``None`` learns one per feature.
+    The defaults suit tables (see ``VAEAnomalyDetector`` and ``docs/benchmarks.md``); :data:`IMAGE_DEFAULTS`
+    are those that change for images. ``standardize`` (default: on for a Gaussian likelihood) centres and
+    scales each feature on ``x``; ``image_shape`` (e.g. ``(1, 28, 28)``) reads each row as a flattened image
+    (use ``arch="conv"``). ``latent_dim`` defaults to ``max(1, min(4, features - 1))``. ``sigma`` fixes the
+    Gaussian scale (in standard deviations of standardised features); ``None`` learns one per feature.
 
     ``trim`` makes training robust to the anomalies hiding in unlabelled training data (a trimmed likelihood):
     after a first fit, the ``trim`` share of rows that score worst is set aside and a fresh model is fitted on
     the rest (when at least 10 rows remain). The threshold is still set on all rows. Training is repeatable
-    for a ``seed`` and leaves the global RNG as it was.
+    for a ``seed`` and leaves the global RNG as it was. The detector owns the trained model, in float64.
     """
-    if score not in SCORES:
-        raise OptionError(f"unknown anomaly score {score!r}", f"choose one of {', '.join(SCORES)}")
-    if not 0.0 < contamination <= 0.5:
-        raise OptionError(f"contamination must be in (0, 0.5], got {contamination}")
-    if not 0.0 <= trim < 0.5:
-        raise OptionError(f"trim must be in [0, 0.5), got {trim}")
-    x = np.asarray(x, dtype=np.float64)
-    x = x.reshape(len(x), -1)
-    if not np.isfinite(x).all():
-        raise DataError("the training data contains NaN or inf", "remove or fill those values")
-    n_features = x.shape[1]
-    x_shape = tuple(image_shape) if image_shape else (n_features,)
-    if math.prod(x_shape) != n_features:
-        raise DataError(f"rows of {n_features} values cannot be images of shape {x_shape}", "check image_shape")
+    _check_detector_options(score, contamination, trim, sigma)
+    x, x_shape = _training_rows(x, image_shape)
     standardize = likelihood == "gaussian" if standardize is None else standardize
     center, scale = standardisation(x) if standardize else (None, None)
     xt = (x - center) / scale if standardize else x
-    latent_dim = latent_dim or max(1, min(4, n_features - 1))
-
-    def train_on(rows: np.ndarray, folder: str | os.PathLike | None) -> TrainResult:
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            vae = build_vae(
-                x_shape, arch=arch, likelihood=likelihood, latent_dim=latent_dim, hidden=hidden, sigma=sigma
-            )
-            return fit(
-                vae,
-                torch.from_numpy(rows.astype(np.float32)).view(len(rows), *x_shape),
-                epochs=epochs,
-                batch_size=batch_size,
-                lr=lr,
-                patience=patience,
-                val_fraction=val_fraction,
-                seed=seed,
-                device=device,
-                out=folder,
-            )
+    settings = _Training(
+        x_shape=x_shape, arch=arch, likelihood=likelihood, latent_dim=latent_dim or max(1, min(4, x.shape[1] - 1)),
+        hidden=hidden, sigma=sigma, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+        val_fraction=val_fraction, seed=seed, device=device,
+    )  # fmt: skip
 
     def detector_for(result: TrainResult) -> Detector:
         return Detector(
-            vae=result.vae,
-            score=score,
-            k=k,
-            seed=seed,
-            contamination=contamination,
-            center=None if center is None else center.tolist(),
-            scale=None if scale is None else scale.tolist(),
-            columns=list(columns) if columns is not None else None,
-            extra={"trim": trim},
-        )
+            result.vae.double(),  # the detector owns the model it trained; it scores in float64
+            score=score, k=k, seed=seed, contamination=contamination,
+            center=None if center is None else center.tolist(), scale=None if scale is None else scale.tolist(),
+            columns=list(columns) if columns is not None else None, extra={"trim": trim},
+        )  # fmt: skip
 
-    result = train_on(xt, None if trim else out)
+    result = _train_once(settings, xt, None if trim else out)
     detector = detector_for(result)
-    if trim and round(len(x) * (1 - trim)) >= 10:
-        first = detector.scores(x, "the training data")
-        keep = first <= np.quantile(first, 1.0 - trim)
-        result = train_on(xt[keep], out)
+    keep = _trimmed(x, detector, trim)
+    if keep is not None:
+        result = _train_once(settings, xt[keep], out)
         detector = detector_for(result)
-    train_scores = detector.scores(x, "the training data")
-    detector.threshold = float(np.quantile(train_scores, 1.0 - contamination))
-    detector.extra["flagged_training_rows"] = int(detector.is_anomaly(train_scores).sum())
+    _set_threshold(detector, x)
     if out is not None:
         detector.save(out)
     return detector, result
@@ -260,3 +327,143 @@ def label_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         "roc_auc": float(roc_auc_score(labels, scores)),
         "average_precision": float(average_precision_score(labels, scores)),
     }
+
+
+# files: what `vaekit anomaly fit` and `vaekit anomaly score` do -------------------------------------------------
+FILE_SUFFIXES = (".csv", ".npy", ".npz")
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Feature rows ``x`` ``(N, features)`` float64, with the CSV's column ``names`` (else None), ``labels``
+    ``(N,)`` where the source has them, and ``image_shape`` ``(C, H, W)`` when the rows are flattened images."""
+
+    x: np.ndarray
+    names: list[str] | None = None
+    labels: np.ndarray | None = None
+    image_shape: tuple[int, ...] | None = None
+
+
+def load_rows(
+    data: str | os.PathLike,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "train",
+    label_column: str | None = None,
+    drop: Sequence[str] = (),
+) -> Rows:
+    """The rows of a ``.csv`` (header row), ``.npy`` or ``.npz`` file, or of a registered (image) data set's
+    ``split`` (its images flattened; labels of that split, else of ``train``). ``label_column`` and ``drop``
+    name CSV columns to take out as labels or leave out."""
+    if Path(data).suffix.lower() in FILE_SUFFIXES:
+        x, names, labels = read_features(data, label_column=label_column, drop=drop)
+        return Rows(x, names, labels)
+    if str(data) not in dataset_names():
+        raise DataError(f"cannot read {str(data)!r}", "give a .csv, .npy or .npz file or a registered data set")
+    dataset = load_dataset(str(data), data_dir)
+    x = dataset.split(split)
+    labels = dataset.labels.get(split if split in dataset.splits else "train")
+    return Rows(x.flatten(1).numpy().astype("float64"), None, labels, tuple(x.shape[1:]))
+
+
+def detector_options(image_shape: Sequence[int] | None, given: dict[str, Any]) -> dict[str, Any]:
+    """``fit_detector`` keywords for rows of ``image_shape`` (None: a table): :data:`IMAGE_DEFAULTS` under the
+    ``given`` ones for images; for tables, ``given`` alone (``fit_detector``'s defaults fill the rest)."""
+    if image_shape is None:
+        return dict(given)
+    under = dict(IMAGE_DEFAULTS)
+    if given.get("arch", under["arch"]) != "conv":
+        del under["hidden"]  # those are conv channel widths; an MLP keeps fit_detector's
+    return {**under, **given, "image_shape": tuple(image_shape)}
+
+
+@dataclass(frozen=True)
+class DetectorFit:
+    """What :func:`fit_detector_on` made: the ``detector``, its training ``result`` and the number of ``rows``."""
+
+    detector: Detector
+    result: TrainResult
+    rows: int
+
+    @property
+    def epochs(self) -> int:
+        return int(self.result.summary["epochs_run"])
+
+    @property
+    def flagged(self) -> int:
+        """Training rows above the threshold (scored once, when the threshold was set)."""
+        return int(self.detector.extra["flagged_training_rows"])
+
+
+def fit_detector_on(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    drop: Sequence[str] = (),
+    **options: Any,
+) -> DetectorFit:
+    """Fit a detector on a file or registered data set (see :func:`load_rows`) and save it as the run folder
+    ``out``. ``options`` are :func:`fit_detector`'s keywords; what is not given takes its defaults, under
+    :data:`IMAGE_DEFAULTS` for image data."""
+    rows = load_rows(data, data_dir=data_dir, split="train", drop=drop)
+    detector, result = fit_detector(rows.x, columns=rows.names, out=out, **detector_options(rows.image_shape, options))
+    return DetectorFit(detector, result, len(rows.x))
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    """What :func:`score_file` wrote: per-row ``scores`` and 0/1 ``flags``, and ``metrics`` against labels."""
+
+    output: Path
+    scores: np.ndarray
+    flags: np.ndarray
+    metrics: dict[str, float] | None = None
+
+    @property
+    def flagged(self) -> int:
+        return int(self.flags.sum())
+
+
+def scores_csv(scores: np.ndarray, flags: np.ndarray) -> str:
+    """CSV text: a header ``anomaly_score,is_anomaly`` and one row per score (exact float repr)."""
+    lines = ["anomaly_score,is_anomaly"]
+    lines += [f"{s!r},{f}" for s, f in zip(scores.tolist(), flags.tolist(), strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def score_file(
+    run_dir: str | os.PathLike,
+    data: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    labels: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    split: str = "test",
+    device: str | torch.device = "cpu",
+) -> ScoredFile:
+    """Score every row of ``data`` with the detector in ``run_dir`` and write ``output`` (.csv, atomically).
+
+    ``labels`` is a labels file (.npy/.csv/.txt) or the name of a column of a ``.csv`` ``data`` file (taken
+    out of the features); with it, the ROC-AUC and average precision are computed too. Nothing is written
+    when anything fails.
+    """
+    output = check_output(output, {".csv"})
+    detector = load_detector(run_dir, device=device)
+    label_file = labels is not None and Path(labels).is_file()
+    column = labels if labels is not None and not label_file else None
+    if column is not None and Path(data).suffix.lower() != ".csv":
+        raise DataError(f"no labels file {labels!r}", "give an existing file, or a column name of a .csv")
+    rows = load_rows(data, data_dir=data_dir, split=split, label_column=column)
+    if detector.columns is not None and rows.names is not None and rows.names != detector.columns:
+        raise DataError(
+            f"{data} has feature columns {rows.names}, the detector was trained on {detector.columns}",
+            "score data with the training columns (name the label column with --labels)",
+        )
+    scores = detector.scores(rows.x, str(data))
+    flags = detector.is_anomaly(scores)
+    metrics = None
+    if labels is not None:
+        metrics = label_metrics(scores, read_labels(labels) if label_file else rows.labels)
+    atomic_write_text(output, scores_csv(scores, flags))
+    return ScoredFile(output, scores, flags, metrics)
