@@ -33,6 +33,8 @@ from vaekit.train.checkpoint import RunFolder, module_tensors
 
 log = logging.getLogger(__name__)
 
+ARRAYS = "<arrays>"  # the data name of a run trained by vaekit.fit on the caller's arrays
+
 
 @dataclass(frozen=True)
 class Examples:
@@ -135,6 +137,10 @@ class Run:
     # data -----------------------------------------------------------------------------------------------
     def dataset(self, data: str | None = None, data_dir: str | os.PathLike | None = None) -> Dataset:
         """``data`` (a name or path; default: the data set the run was trained on) read as the run reads it."""
+        if data is None and self.config.data.name == ARRAYS:
+            raise DataError(
+                f"{self.path} was trained on arrays passed from Python, not on a data set", "give --data (data=)"
+            )
         return load_dataset(data or self.config.data.name, data_dir, **self.config.data.loader_options)
 
     def data(

@@ -29,7 +29,7 @@ from vaekit.errors import DataError, RunFolderError, VaekitError
 from vaekit.modalities import Modality, modality_of, modality_of_run
 from vaekit.model import VAE, LadderVAE
 from vaekit.objectives import LinearWarmup, beta_tc, elbo, iwae
-from vaekit.run import Examples, Run, run_record
+from vaekit.run import ARRAYS, Examples, Run, run_record
 from vaekit.train import RunFolder, Trainer, distributed, resolve_device
 from vaekit.train.schedules import LRSchedule
 from vaekit.utils import keeps_global_rng
@@ -412,7 +412,7 @@ def fit(
         raise VaekitError("only a VAE made by vaekit.build_vae can be saved to a run folder", "build it with build_vae")
     config = parse_run_config(
         {
-            "data": {"name": "<arrays>", "binarize": binarize, "val_fraction": val_fraction},
+            "data": {"name": ARRAYS, "binarize": binarize, "val_fraction": val_fraction},
             "model": (vae.config or {}).get("model", {}),
             "objective": {
                 "name": objective,

@@ -11,6 +11,7 @@ import typer
 
 from vaekit.data.registry import dataset_names
 from vaekit.errors import VaekitError
+from vaekit.modalities import get_modality, modality_names
 
 app = typer.Typer(
     add_completion=False,
@@ -34,6 +35,15 @@ DataDir = Annotated[
 Split = Annotated[str, typer.Option("--split", help="split of a registered data set")]
 Seed = Annotated[int | None, typer.Option("--seed", help="seed for repeatable draws")]
 Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps")]
+
+
+def outputs_help(kind: str) -> str:
+    """What each registered modality writes for ``kind``, e.g. ``images: .npy .png; tables: .csv .npy``."""
+    shown = []
+    for name in modality_names():
+        suffixes = sorted(get_modality(name).outputs.get(kind, ()))
+        shown.append(f"{name}: " + " ".join(s or "a folder" for s in suffixes))
+    return "by the run's kind of data: " + "; ".join(shown)
 
 
 def output_option(help: str) -> Any:

@@ -10,14 +10,14 @@ import typer
 
 from vaekit.apps.generation import encode_run, reconstruct_run, sample_run
 from vaekit.apps.latent import interpolate_run, latent_map_run, traverse_run
-from vaekit.cli.common import DataDir, RunArg, RunData, Seed, Split, app, output_option, wrote
+from vaekit.cli.common import DataDir, RunArg, RunData, Seed, Split, app, output_option, outputs_help, wrote
 from vaekit.run import Run
 
 
 @app.command()
 def sample(
     run: RunArg,
-    output: output_option(".png grid or .npy array; melodies .mid/.wav/.png/folder"),
+    output: output_option(outputs_help("samples")),
     n: Annotated[
         int | None, typer.Option("-n", help="number of samples [default: 64; with --grid-by-label 10 per class]")
     ] = None,
@@ -48,7 +48,7 @@ def sample(
 @app.command()
 def reconstruct(
     run: RunArg,
-    output: output_option(".png (inputs above reconstructions) or .npy; melodies .mid/.wav/.png/folder"),
+    output: output_option(outputs_help("reconstructions")),
     data: RunData = None,
     data_dir: DataDir = None,
     split: Split = "test",
@@ -62,7 +62,7 @@ def reconstruct(
 @app.command()
 def encode(
     run: RunArg,
-    output: output_option(".npy or .csv (columns z0, z1, ...)"),
+    output: output_option(outputs_help("codes")),
     data: RunData = None,
     data_dir: DataDir = None,
     split: Split = "test",
@@ -77,7 +77,7 @@ def encode(
 @app.command()
 def interpolate(
     run: RunArg,
-    output: output_option(".png (a row per pair), .gif (animated) or .npy; melodies .mid/.wav/.png"),
+    output: output_option(outputs_help("interpolation")),
     second: Annotated[
         str | None, typer.Argument(help="the second input file, as in --data a.mid b.mid", show_default=False)
     ] = None,
@@ -120,7 +120,7 @@ def _is_file(run: Run, data: str | None) -> bool:
 @app.command()
 def traverse(
     run: RunArg,
-    output: output_option(".png (a row per dimension) or .npy"),
+    output: output_option(outputs_help("traversal")),
     data: RunData = None,
     data_dir: DataDir = None,
     split: Split = "test",
@@ -151,7 +151,7 @@ def traverse(
 @app.command("latent-map")
 def latent_map(
     run: RunArg,
-    output: output_option(".png, or .npz (coords, labels, manifold)"),
+    output: output_option(outputs_help("map")),
     data: RunData = None,
     data_dir: DataDir = None,
     split: Split = "test",

@@ -33,7 +33,7 @@ class Images(Modality):
         return dataset.modality == self.name or (dataset.modality is None and len(dataset.x_shape) == 3)
 
     def recognises_model(self, model: ModelConfig, x_shape: tuple[int, ...]) -> bool:
-        return len(x_shape) == 3 and model.likelihood != "categorical"
+        return len(x_shape) == 3
 
     def write(
         self,

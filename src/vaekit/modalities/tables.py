@@ -21,7 +21,7 @@ class Tables(Modality):
         return dataset.modality == self.name or (dataset.modality is None and len(dataset.x_shape) == 1)
 
     def recognises_model(self, model: ModelConfig, x_shape: tuple[int, ...]) -> bool:
-        return len(x_shape) == 1 and model.likelihood != "categorical"
+        return len(x_shape) == 1
 
     def report_sections(self, model: Any, x: torch.Tensor, y: torch.Tensor | None, *, seed: int = 0):
         note = '<p class="note">not drawn: the data are not images; the latent map below shows the latent space</p>'
