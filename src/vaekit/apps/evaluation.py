@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from vaekit.errors import VaekitError
 from vaekit.evaluate import MIG, Evaluation, evaluate_model, mutual_information_gap
 from vaekit.run import Run
 from vaekit.train.device import resolve_device
+from vaekit.utils import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,11 @@ class RunEvaluation:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.evaluation.to_dict(), **self.extra}
+
+
+def write_figures(figures: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write evaluation figures as JSON (atomically), as ``vaekit evaluate --json`` does."""
+    atomic_write_text(path, json.dumps(figures, indent=2) + "\n")
 
 
 def _open(run: Run | str | os.PathLike) -> Run:

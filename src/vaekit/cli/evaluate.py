@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from vaekit.apps.evaluation import evaluate_all, mig_run
+from vaekit.apps.evaluation import evaluate_all, mig_run, write_figures
 from vaekit.apps.generation import check_output
 from vaekit.cli.common import DataDir, Device, RunArg, RunData, Split, app, print_table, setup_logging, wrote
 from vaekit.errors import VaekitError
 from vaekit.run import Run
-from vaekit.utils import atomic_write_text
 
 
 @app.command()
@@ -69,7 +67,7 @@ def evaluate(
         rows += full.rows
         title, columns = f"{run}: {e.n_examples} {split} examples, k = {e.k}", ("figure", "value")
     if json_out is not None:
-        atomic_write_text(json_out, json.dumps(figures, indent=2) + "\n")
+        write_figures(figures, json_out)
     print_table(title, rows, columns)
     if json_out is not None:
         wrote(json_out)

@@ -38,7 +38,7 @@ class _Entry:
 
 
 REGISTRY: dict[str, _Entry] = {}
-# file loaders that plug-ins add (melody files): (claims the path?, loader(path, **options), options)
+# file loaders that plug-ins add (the music package: melody files): (claims the path?, loader(path, **options), options)
 FILE_LOADERS: list[tuple[Callable[[Path], bool], Loader, frozenset[str]]] = []
 
 # Settings that suit a data set better than the global defaults; explicit options always win over them.
@@ -51,7 +51,6 @@ PRESETS: dict[str, dict] = {
         "train": {"epochs": 300, "batch_size": 64, "patience": 30},
     },
 }
-MELODY_DATA = {"essen"}  # registered data sets whose examples are melody token rows
 
 _MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
