@@ -175,7 +175,8 @@ def report(
     from vaekit.apps.generation import check_output
     from vaekit.apps.report import write_report
 
+    opened = Run.open(run)
     output = output or run / "report.html"
     check_output(output, {".html"})
-    write_report(Run.open(run), output, data=data, data_dir=data_dir, split=split)
+    write_report(opened, output, data=data, data_dir=data_dir, split=split)
     wrote(output)

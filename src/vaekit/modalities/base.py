@@ -16,6 +16,14 @@ from vaekit.errors import DataError, VaekitError
 
 # what a command writes: "samples", "reconstructions", "codes" (encode), "interpolation", "traversal", "map"
 OUTPUT_KINDS = ("samples", "reconstructions", "codes", "interpolation", "traversal", "map")
+_WHAT = {  # how an error names each kind of output, and its verb
+    "samples": ("samples", "are"),
+    "reconstructions": ("reconstructions", "are"),
+    "codes": ("latent codes", "are"),
+    "interpolation": ("an interpolation", "is"),
+    "traversal": ("a traversal", "is"),
+    "map": ("a latent map", "is"),
+}
 
 
 class Modality:
@@ -133,7 +141,9 @@ class Modality:
         folder = "" in allowed and (path.suffix == "" or path.is_dir())
         if not folder and path.suffix.lower() not in allowed:
             shown = sorted(s for s in allowed if s) + (["a folder"] if "" in allowed else [])
-            raise VaekitError(f"cannot write {path.name}", f"{kind} of {self.name} are written as {', '.join(shown)}")
+            noun, verb = _WHAT.get(kind, (kind, "is"))
+            hint = f"{noun} of {self.name} {verb} written as {', '.join(shown)}"
+            raise VaekitError(f"cannot write {path.name}", hint)
         if not folder and not path.parent.exists():
             raise VaekitError(f"folder {path.parent} does not exist", "create it first")
         return path
