@@ -163,7 +163,8 @@ class Run:
             x, labels = x[:limit], (None if labels is None else labels[:limit])
         if len(x) == 0:
             raise DataError(f"the {split} split of {dataset.name!r} is empty")
-        self.modality.check_input(self.model(), x, f"the {split} data")
+        built = next(iter(self._models.values()), None)  # any device's copy will do for a shape check
+        self.modality.check_input(built if built is not None else self.model(), x, f"the {split} data")
         if self.config.data.binarize == "dynamic":
             x = held_out_binarization(x, self.config.train.seed, split)
         return Examples(x, labels, self.conditional)
