@@ -17,7 +17,7 @@ DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64), "melody": (256, 256)}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
@@ -213,3 +213,22 @@ def merge(base: dict, override: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def settings_lines(config: RunConfig, preset: dict | None = None) -> list[str]:
+    """The resolved settings, one line per section (``train: epochs=300* batch_size=64* ...``); ``*`` marks a
+    value that ``preset`` (a nested dict like the config's) set."""
+    preset = preset or {}
+    lines = []
+    for section in ("data", "model", "objective", "train"):
+        values = getattr(config, section).model_dump()
+        marked = preset.get(section, {})
+        shown = [f"{k}={_shown(v)}" + ("*" if k in marked and marked[k] == v else "") for k, v in values.items()]
+        lines.append(f"{section}: " + " ".join(shown))
+    return lines
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value) or "none"
+    return "none" if value is None else str(value)

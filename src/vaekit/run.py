@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,8 @@ ARRAYS = "<arrays>"  # the data name of a run trained by vaekit.fit on the calle
 
 @dataclass(frozen=True)
 class Examples:
-    """Held-out examples ``x (N, *x_shape)`` with their data set's ``labels (N,)`` (None where it has none).
+    """Held-out examples ``x (N, *x_shape)`` with their data set's ``labels (N,)`` (None where it has none) and,
+    for a subset of a split, the ``index (N,)`` of its rows in the split.
 
     ``conditional``: the run's model needs labels; :attr:`y` gives them (an error if the data has none).
     """
@@ -46,6 +47,7 @@ class Examples:
     x: torch.Tensor
     labels: torch.Tensor | None
     conditional: bool = False
+    index: torch.Tensor | None = None  # which rows of the split these are, where not all of them
 
     @property
     def y(self) -> torch.Tensor | None:
@@ -150,24 +152,28 @@ class Run:
         data: str | None = None,
         data_dir: str | os.PathLike | None = None,
         limit: int | None = None,
+        limit_seed: int = 0,
     ) -> Examples:
         """``split`` of ``data`` (default: the run's data set) as the model saw its held-out data: the run's
         fixed binarization where it trained with dynamic binarization, its melody windows; checked against the
-        model. ``limit`` keeps the first N examples."""
+        model. ``limit`` keeps a random subset of N examples, the same for every call with the same
+        ``limit_seed`` (the first N of a sorted or curated test set can be far from typical), in split order."""
         dataset = self.dataset(data, data_dir)
         x = dataset.split(split)
         labels = dataset.labels.get(split if split in dataset.splits else "train")
         if labels is not None and len(labels) != len(x):
             labels = None
-        if limit is not None:
-            x, labels = x[:limit], (None if labels is None else labels[:limit])
         if len(x) == 0:
             raise DataError(f"the {split} split of {dataset.name!r} is empty")
         built = next(iter(self._models.values()), None)  # any device's copy will do for a shape check
         self.modality.check_input(built if built is not None else self.model(), x, f"the {split} data")
-        if self.config.data.binarize == "dynamic":
+        if self.config.data.binarize == "dynamic":  # the whole split, so a row's draw does not depend on limit
             x = held_out_binarization(x, self.config.train.seed, split)
-        return Examples(x, labels, self.conditional)
+        examples = Examples(x, labels, self.conditional)
+        if limit is None or limit >= len(x):
+            return examples
+        index = torch.randperm(len(x), generator=torch.Generator().manual_seed(limit_seed))[:limit].sort().values
+        return replace(examples.rows(index), index=index)
 
     # records --------------------------------------------------------------------------------------------
     @cached_property

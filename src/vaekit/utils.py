@@ -7,10 +7,14 @@ Nothing here changes global state or its caller's objects without saying so in i
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import os
+import signal
+import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -28,19 +32,56 @@ def atomic_open(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Bi
     """A binary file that appears at ``path`` only when the ``with`` block ends without an exception.
 
     It is written under a temporary name in the same folder, flushed to disk and moved into place with
-    ``os.replace``, so a kill at any moment leaves the old file or the new one, never a torn one.
+    ``os.replace``, so a kill at any moment leaves the old file or the new one, never a torn one. The file
+    gets the mode of the file it replaces, else the mode the umask gives a new file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits for a file written at ``path``: those of the file there, else 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, so files written together are all written.
+
+    An interrupt that arrives inside the block is delivered when it ends. Outside the main thread, where
+    Python cannot handle signals, the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)
+        elif caught and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

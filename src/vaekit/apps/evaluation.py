@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,8 @@ def evaluate_run(
     the data it was trained on).
 
     A run trained with dynamic binarization is scored on the same fixed draws it validated on. ``limit``
-    keeps the first N examples (for a quick look; published figures use the whole split).
+    scores a seeded random subset of N examples (for a quick look; published figures use the whole split),
+    whose row numbers :func:`evaluate_all` reports under ``subset``.
     """
     return evaluate_all(
         run,
@@ -83,9 +85,10 @@ def evaluate_all(
     device: str = "auto",
     max_draws: int = 8192,
     extra: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunEvaluation:
     """:func:`evaluate_run` and, with ``extra``, the figures the run's modality adds (melodies: accuracy and
-    sample statistics), all computed on ``device``."""
+    sample statistics), all computed on ``device``. ``progress(done, total)`` is called as examples are scored."""
     if k < 1:
         raise VaekitError(f"--k must be at least 1, got {k}")
     if limit is not None and limit < 2:
@@ -101,11 +104,12 @@ def evaluate_all(
             "likelihood of binary data; binarize the data (or train with --binarize dynamic) to compare with papers"
         )
     log.info("evaluating %d examples with k = %d importance samples", len(x), k)
-    evaluation = evaluate_model(vae, x, k=k, seed=seed, max_draws=max_draws, y=held_out.y)
+    evaluation = evaluate_model(vae, x, k=k, seed=seed, max_draws=max_draws, y=held_out.y, progress=progress)
+    subset = {} if held_out.index is None else {"subset": {"seed": 0, "index": held_out.index.tolist()}}
     if not extra:
-        return RunEvaluation(evaluation)
+        return RunEvaluation(evaluation, subset)
     figures = run.modality.metrics(vae, x.to(vae.device), seed=0 if seed is None else seed)
-    return RunEvaluation(evaluation, figures, run.modality.metric_rows(figures) if figures else [])
+    return RunEvaluation(evaluation, {**figures, **subset}, run.modality.metric_rows(figures) if figures else [])
 
 
 def mig_run(
@@ -137,7 +141,7 @@ def mig_run(
     if vae.latent_dim < 2:
         raise VaekitError("MIG needs a model with at least 2 latent dimensions")
     held_out = run.data(split, data=data, data_dir=data_dir, limit=limit)
-    factors = factors[: len(held_out)]
+    factors = factors if held_out.index is None else factors[held_out.index]
     log.info("MIG over %d examples, %d factors", len(held_out), factors.shape[1])
     codes = encode(vae, held_out.x, y=held_out.y)
     return mutual_information_gap(codes, factors.numpy(), factor_names=dataset.factor_names, n_bins=n_bins)

@@ -22,10 +22,10 @@ import torch
 from vaekit.apps.generation import model_input
 from vaekit.apps.images import plot_losses
 from vaekit.build import build_vae
-from vaekit.config import DataConfig, RunConfig, merge, parse_run_config
+from vaekit.config import DataConfig, RunConfig, merge, parse_run_config, settings_lines
 from vaekit.data.dataset import Dataset, held_out_binarization
 from vaekit.data.registry import load_dataset, preset
-from vaekit.errors import DataError, RunFolderError, VaekitError
+from vaekit.errors import DataError, Interrupted, RunFolderError, VaekitError
 from vaekit.modalities import Modality, modality_of, modality_of_run
 from vaekit.model import VAE, LadderVAE
 from vaekit.objectives import LinearWarmup, beta_tc, elbo, iwae
@@ -58,21 +58,57 @@ def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch
     return x[perm[n_val:]], x[perm[:n_val]]
 
 
-def _prepare_folder(out: str | os.PathLike | None, resume: bool) -> RunFolder | None:
+def _claim_folder(out: str | os.PathLike | None, resume: bool, restart: bool = False) -> RunFolder | None:
+    """The run folder ``out``, locked by this process (rank 0) for the run; checked only once it is held.
+
+    A new run needs an empty or absent folder, a resumed one a checkpoint, and a ``restart`` (a run with no
+    completed epoch, started again) a folder whose earlier training files are then removed.
+    """
     if out is None:
         if resume:
             raise VaekitError("--resume needs the run folder", "give --out RUN")
         return None
     folder = RunFolder(out)
-    if resume:
-        if not folder.has_state():
+    if folder.path.exists() and not folder.path.is_dir():
+        raise RunFolderError(f"--out {folder.path} is a file, not a folder", "give a folder for the run")
+    created = not folder.path.exists()
+    lock = folder.lock()
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes the folder and holds its lock
+        lock.acquire()
+    try:
+        if resume and not folder.has_state():
             raise RunFolderError(
                 f"nothing to resume in {folder.path} (no {RunFolder.STATE})", "start a new run instead"
             )
-        return folder
-    if folder.path.exists() and any(folder.path.iterdir()):
-        raise VaekitError(f"run folder {folder.path} already exists", "use --resume to continue it, or another --out")
+        if restart:
+            folder.clear_training()
+        elif not resume and not folder.is_empty():
+            raise VaekitError(
+                f"run folder {folder.path} already exists", "use --resume to continue it, or another --out"
+            )
+    except BaseException:
+        lock.release()
+        if created and folder.is_empty():
+            folder.path.rmdir()
+        raise
+    folder.held_lock = lock
     return folder
+
+
+def _release(folder: RunFolder | None) -> None:
+    lock = getattr(folder, "held_lock", None)
+    if lock is not None:
+        lock.release()
+
+
+def _interrupted(folder: RunFolder | None, epoch: int | None, epochs: int, resume: bool = False) -> Interrupted:
+    """The message of Ctrl-C during training (``epoch``: epochs completed, None before training started)."""
+    what = "interrupted before training started" if epoch is None else f"interrupted after epoch {epoch} of {epochs}"
+    if folder is None:
+        return Interrupted(what, "nothing was saved: give --out to keep a run folder that can be continued")
+    if epoch == 0 or (epoch is None and not resume):
+        return Interrupted(what, f"no epoch completed; vaekit train --resume --out {folder.path} starts it again")
+    return Interrupted(what, f"continue with vaekit train --resume --out {folder.path}")
 
 
 Objective = Callable[..., Any]
@@ -163,6 +199,7 @@ def run(
     modality: Modality | None = None,
     out: str | os.PathLike | None = None,
     resume: bool = False,
+    restart: bool = False,
     initialised: bool = False,
     callbacks: Sequence[Any] = (),
 ) -> TrainResult:
@@ -170,59 +207,71 @@ def run(
 
     A conditional VAE (``vae.n_classes > 0``) also needs ``labels`` for every split; the trainer then batches
     ``(x, y)`` pairs. Unless ``initialised`` (or resuming), the model's data-dependent initialisation runs first.
-    The global RNG is left as it was found.
+    ``restart`` trains a new run in the folder ``out`` of a run that never completed an epoch. The folder is
+    locked for the run. Ctrl-C raises :class:`~vaekit.errors.Interrupted`, saying how far training got. The
+    global RNG is left as it was found.
     """
-    folder = _prepare_folder(out, resume)
-    modality = modality or modality_of_run(None, config.model, vae.x_shape)
-    for name, x in splits.items():
-        modality.check_input(vae, x, f"the {name} data")
-    if vae.n_classes:
-        labels = {k: check_labels(labels, k, len(splits[k]), vae.n_classes) for k in splits}
-    device = distributed.setup(resolve_device(config.train.device))
-    distributed.barrier()  # every rank has checked the folder before rank 0 creates it
-    dynamic = config.data.binarize == "dynamic"
-    held_out = {
-        k: Examples(held_out_binarization(x, config.train.seed, k) if dynamic else x, (labels or {}).get(k), False)
-        for k, x in splits.items()
-        if k != "train"
-    }
-    if not (resume or initialised):
-        vae.init_from_data(splits["train"])
-    if folder is not None and not resume and distributed.rank() == 0:
-        folder.path.mkdir(parents=True, exist_ok=True)
-        folder.write_config(run_record(config, vae.x_shape, modality.name))
-    trainer = make_trainer(vae, config, len(splits["train"]), device=device, folder=folder, callbacks=callbacks)
+    folder = _claim_folder(out, resume, restart)
+    try:
+        modality = modality or modality_of_run(None, config.model, vae.x_shape)
+        for name, x in splits.items():
+            modality.check_input(vae, x, f"the {name} data")
+        if vae.n_classes:
+            labels = {k: check_labels(labels, k, len(splits[k]), vae.n_classes) for k in splits}
+        device = distributed.setup(resolve_device(config.train.device))
+        distributed.barrier()  # every rank has checked the folder before rank 0 creates it
+        dynamic = config.data.binarize == "dynamic"
+        held_out = {
+            k: Examples(held_out_binarization(x, config.train.seed, k) if dynamic else x, (labels or {}).get(k), False)
+            for k, x in splits.items()
+            if k != "train"
+        }
+        if not (resume or initialised):
+            vae.init_from_data(splits["train"])
+        if folder is not None and not resume and distributed.rank() == 0:
+            folder.path.mkdir(parents=True, exist_ok=True)
+            folder.write_config(run_record(config, vae.x_shape, modality.name))
+        trainer = make_trainer(vae, config, len(splits["train"]), device=device, folder=folder, callbacks=callbacks)
 
-    def batches(name: str, x: torch.Tensor) -> Any:
-        return (x, labels[name]) if vae.n_classes else x
+        def batches(name: str, x: torch.Tensor) -> Any:
+            return (x, labels[name]) if vae.n_classes else x
 
-    t0 = time.perf_counter()
-    val = held_out.get("val")
-    history = trainer.fit(
-        batches("train", splits["train"]), None if val is None else batches("val", val.x), resume=resume
-    )
-    summary: dict[str, Any] = {
-        "epochs_run": trainer.epoch,
-        "best_epoch": trainer.best_epoch,
-        "stop_reason": trainer.stop_reason,
-        "skipped_steps": trainer.skipped_steps,
-        "train_seconds_this_session": time.perf_counter() - t0,
-        "device": str(device),
-        "processes": distributed.world_size(),
-    }
-    if "test" in held_out:
-        test = trainer.evaluate(batches("test", held_out["test"].x), trainer.val_loss_fn)
-        summary.update({f"test/{k}": v for k, v in test.items()})
-        summary["test/neg_elbo"] = test["recon"] + test["kl"]
-        summary["n_test"] = len(held_out["test"])
-    vae.eval()
-    if folder is not None and distributed.rank() == 0:
-        folder.write_summary(summary)
-        shown = held_out.get("test", held_out.get("val"))
-        write_run_pictures(
-            Run.open(folder.path), vae, history, shown, seed=config.train.seed, report=config.train.report
-        )
-    return TrainResult(vae, history, summary, folder.path if folder else None)
+        t0 = time.perf_counter()
+        val = held_out.get("val")
+        try:
+            history = trainer.fit(
+                batches("train", splits["train"]), None if val is None else batches("val", val.x), resume=resume
+            )
+            summary: dict[str, Any] = {
+                "epochs_run": trainer.epoch,
+                "best_epoch": trainer.best_epoch,
+                "stop_reason": trainer.stop_reason,
+                "skipped_steps": trainer.skipped_steps,
+                "train_seconds_this_session": time.perf_counter() - t0,
+                "device": str(device),
+                "processes": distributed.world_size(),
+            }
+            if "test" in held_out:
+                test = trainer.evaluate(batches("test", held_out["test"].x), trainer.val_loss_fn)
+                summary.update({f"test/{k}": v for k, v in test.items()})
+                summary["test/neg_elbo"] = test["recon"] + test["kl"]
+                summary["n_test"] = len(held_out["test"])
+            vae.eval()
+            if folder is not None and distributed.rank() == 0:
+                folder.write_summary(summary)
+                shown = held_out.get("test", held_out.get("val"))
+                write_run_pictures(
+                    Run.open(folder.path), vae, history, shown, seed=config.train.seed, report=config.train.report
+                )
+        except KeyboardInterrupt:
+            raise _interrupted(folder, trainer.epoch, config.train.epochs) from None
+        return TrainResult(vae, history, summary, folder.path if folder else None)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:  # before the first step: nothing new was trained
+        raise _interrupted(folder, None, config.train.epochs, resume) from None
+    finally:
+        _release(folder)
 
 
 def write_run_pictures(
@@ -291,16 +340,24 @@ def train(
 
     With ``resume``, the config is read from ``out`` (a dict ``config`` may repeat stored values but change only
     ``train.epochs`` and ``train.device``) and training continues from the last checkpoint; on CPU the final
-    weights equal those of an uninterrupted run. The global RNG is left as it was found.
+    weights equal those of an uninterrupted run. A run folder that never completed an epoch (killed, interrupted
+    or diverged in its first epoch) is started again from the beginning, with any config changes given. The
+    global RNG is left as it was found.
     """
+    restart = False
     if resume:
         if out is None:
             raise VaekitError("--resume needs the run folder", "give --out RUN")
         if isinstance(config, RunConfig):
             raise VaekitError("a resumed run keeps its stored config", "pass a dict of changes, e.g. {'train': {...}}")
         stored = Run.open(out)
-        config, modality = _resumed_config(stored.config, config), stored.modality
-        dataset = load_dataset(config.data.name, data_dir, **config.data.loader_options)
+        if RunFolder(out).has_state():
+            config, modality = _resumed_config(stored.config, config), stored.modality
+            dataset = load_dataset(config.data.name, data_dir, **config.data.loader_options)
+        else:  # it never completed an epoch: nothing to continue, and nothing to lose by starting over
+            log.warning("%s has no completed epoch: starting it again from the beginning", out)
+            config, dataset = _config_and_data(merge(stored.config.model_dump(), config or {}), data_dir)
+            modality, resume, restart = modality_of(dataset), False, True
     else:
         config, dataset = _config_and_data(config, data_dir)
         modality = modality_of(dataset)
@@ -318,6 +375,7 @@ def train(
         modality=modality,
         out=out,
         resume=resume,
+        restart=restart,
         initialised=True,
         callbacks=callbacks,
     )
@@ -335,6 +393,12 @@ def _config_and_data(config: RunConfig | dict | None, data_dir: str | os.PathLik
     config = parse_run_config(merge(presets, raw))
     if config.data.condition == "label":
         config = parse_run_config(merge(config.model_dump(), {"model": {"classes": _n_classes(dataset)}}))
+    if presets:
+        log.info("settings (* from the preset of %s; your values win):", data.name)
+    else:
+        log.info("settings:")
+    for line in settings_lines(config, presets):
+        log.info("  %s", line)
     return config, dataset
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -91,37 +93,93 @@ def wrote(output: Path, detail: str = "") -> None:
 
 
 class ProgressBar:
-    """A rich progress bar over optimisation steps, showing the live loss (read every ``every`` steps)."""
+    """Two rich progress bars: the run's (epoch N of M, elapsed, time left, best validation loss) and the
+    epoch's optimisation steps with the live loss (read every ``every`` steps)."""
 
     def __init__(self, every: int = 10):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.every = every
         self.console = Console(stderr=True)
         self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}"),
+            TextColumn("{task.description:<5}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"),
             transient=True,
             console=self.console,
         )
+        self.run_task = None
         self.task = None
 
     def on_fit_start(self, trainer) -> None:
         self.progress.start()
+        self.run_task = self.progress.add_task(
+            "run", total=trainer.epochs, completed=trainer.epoch, note=self._best(trainer)
+        )
 
     def on_epoch_start(self, trainer, epoch: int) -> None:
         if self.task is not None:
             self.progress.remove_task(self.task)
-        self.task = self.progress.add_task("train", total=trainer.steps_per_epoch, epoch=epoch, loss="...")
+        self.task = self.progress.add_task(f"epoch {epoch}", total=trainer.steps_per_epoch, note="loss ...")
 
     def on_step_end(self, trainer, out) -> None:
         self.progress.advance(self.task)
         if trainer.step % self.every == 0:
-            self.progress.update(self.task, loss=f"{float(out.loss):.3f}")
+            self.progress.update(self.task, note=f"loss {float(out.loss.detach()):.3f}")
+
+    def on_epoch_end(self, trainer, record) -> None:
+        self.progress.update(self.run_task, completed=trainer.epoch, note=self._best(trainer))
 
     def on_fit_end(self, trainer) -> None:
         self.progress.stop()
+
+    @staticmethod
+    def _best(trainer) -> str:
+        return f"best {trainer.best:.3f} (epoch {trainer.best_epoch})" if trainer.best_epoch else ""
+
+
+@contextlib.contextmanager
+def counting(what: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A ``progress(done, total)`` callback drawing a bar of ``what`` on a terminal (None elsewhere)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        rp.TextColumn(what),
+        rp.BarColumn(),
+        rp.MofNCompleteColumn(),
+        rp.TimeElapsedColumn(),
+        rp.TextColumn("left"),
+        rp.TimeRemainingColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    )
+    task = bar.add_task(what, total=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield progress

@@ -9,7 +9,18 @@ import typer
 
 from vaekit.apps.evaluation import evaluate_all, mig_run, write_figures
 from vaekit.apps.generation import check_output
-from vaekit.cli.common import DataDir, Device, RunArg, RunData, Split, app, print_table, setup_logging, wrote
+from vaekit.cli.common import (
+    DataDir,
+    Device,
+    RunArg,
+    RunData,
+    Split,
+    app,
+    counting,
+    print_table,
+    setup_logging,
+    wrote,
+)
 from vaekit.errors import VaekitError
 from vaekit.run import Run
 
@@ -22,7 +33,9 @@ def evaluate(
     split: Split = "test",
     k: Annotated[int, typer.Option("--k", help="importance samples per example")] = 5000,
     seed: Annotated[int, typer.Option("--seed", help="seed of the draws (repeatable figures)")] = 0,
-    limit: Annotated[int | None, typer.Option("--limit", help="evaluate only the first N examples")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="evaluate a seeded random subset of N examples (listed in --json)")
+    ] = None,
     device: Device = "auto",
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the figures to this .json file")] = None,
     metric: Annotated[
@@ -48,9 +61,18 @@ def evaluate(
         title = f"{run}: MIG over {result.n_examples} {split} examples"
         columns: tuple[str, ...] = ("factor", "gap", "best dimension", "H(factor) nats")
     else:
-        full = evaluate_all(
-            opened, data=data, split=split, k=k, seed=seed, limit=limit, data_dir=data_dir, device=device
-        )
+        with counting("examples") as progress:
+            full = evaluate_all(
+                opened,
+                data=data,
+                split=split,
+                k=k,
+                seed=seed,
+                limit=limit,
+                data_dir=data_dir,
+                device=device,
+                progress=progress,
+            )
         figures, e = full.to_dict(), full.evaluation
         layers = "+".join(str(a) for a in e.active_units_per_layer)
         rows = [
@@ -59,6 +81,10 @@ def evaluate(
             ("  reconstruction", f"{e.recon:.3f}"),
             ("  KL", f"{e.kl:.3f}"),
             ("bits per dimension", f"{e.bits_per_dim:.4f}"),
+        ]
+        if opened.config.model.likelihood in ("gaussian", "mixed"):  # densities of continuous values
+            rows.append(("  nll of continuous data", "a density: negative where p(x) > 1"))
+        rows += [
             ("active units", f"{e.active_units} of {sum(e.latent_dims)} ({layers})"),
         ]
         if e.kl_per_dim is not None:

@@ -16,7 +16,9 @@ import typer
 import vaekit
 from vaekit.cli.common import DATA_HELP, ProgressBar, app, parse_ints, setup_logging
 from vaekit.config import DataConfig, ModelConfig, ObjectiveConfig, TrainConfig, merge
+from vaekit.data.registry import dataset_names, preset
 from vaekit.errors import VaekitError
+from vaekit.modalities import get_modality, modality_names
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "objective": ObjectiveConfig, "train": TrainConfig}
 
@@ -46,6 +48,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--free-bits": ("objective", "free_bits"),
     **{"--" + f.replace("_", "-"): ("train", f) for f in TrainConfig.model_fields if f != "max_bad_steps"},
 }
+FLAG_OF = {where: flag for flag, where in FLAGS.items()}
 # fields set only in a TOML config (or by vaekit itself), with the reason
 CONFIG_ONLY = {
     ("model", "activation"): "a TOML [model] activation",
@@ -64,6 +67,23 @@ def _shown(default: Any) -> str:
     return str(default)
 
 
+def _presets() -> dict[str, dict[str, Any]]:
+    """Each preset that can apply, by what it applies to: a registered data set, or a kind of data."""
+    found = {name: preset(name) for name in dataset_names() if preset(name)}
+    found.update(
+        {f"{name} data": get_modality(name).preset() for name in modality_names() if get_modality(name).preset()}
+    )
+    return found
+
+
+PRESETS = _presets()
+
+
+def _preset_values(section: str, field: str) -> str:
+    """``; digits: 300; melodies data: 50`` for the presets that set ``section.field``."""
+    return "".join(f"; {who}: {_shown(p[section][field])}" for who, p in PRESETS.items() if field in p.get(section, {}))
+
+
 def _parameter(flag: str, section: str, field: str) -> inspect.Parameter:
     """The typer parameter of ``flag``: its help is the field's description, choices and default."""
     info = SECTIONS[section].model_fields[field]
@@ -73,7 +93,7 @@ def _parameter(flag: str, section: str, field: str) -> inspect.Parameter:
     choices = " | ".join(typing.get_args(kind)) + ": " if typing.get_origin(kind) is typing.Literal else ""
     default = info.get_default(call_default_factory=True)
     description = DATA_HELP if flag == "--data" else info.description or ""
-    help = f"{choices}{description} [default: {_shown(default)}]"
+    help = f"{choices}{description} [default: {_shown(default)}{_preset_values(section, field)}]"
     name = flag.lstrip("-").replace("-", "_")
     if kind is bool:
         option = typer.Option(None, f"{flag}/--no-{flag[2:]}", help=help)
@@ -135,7 +155,11 @@ def train(
         stem = Path(raw.get("data", {}).get("name", DataConfig().name)).stem
         arch = raw.get("model", {}).get("arch", ModelConfig().arch)
         out = Path("runs") / f"{stem}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}"
-    result = vaekit.train(raw, out=out, data_dir=data_dir, resume=resume, callbacks=callbacks)
+    try:
+        result = vaekit.train(raw, out=out, data_dir=data_dir, resume=resume, callbacks=callbacks)
+    finally:
+        for bar in callbacks:  # an error or Ctrl-C must not leave the bar drawn over the message
+            bar.progress.stop()
     if not worker:
         print_summary(result, quiet)
 
@@ -160,6 +184,15 @@ train.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             ),
         )
     ]
+)
+train.__doc__ = (train.__doc__ or "") + (
+    "\n\nWhere the data has a preset, its values are laid under your flags and config file (each flag's help "
+    "names them; the run prints its resolved settings, * marking a preset's values): "
+    + "; ".join(
+        f"{who}: " + ", ".join(f"{FLAG_OF[sec, k]} {_shown(v)}" for sec, values in p.items() for k, v in values.items())
+        for who, p in PRESETS.items()
+    )
+    + ". With no --data, the digits data set is used."
 )
 app.command()(train)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -51,16 +52,20 @@ def evaluate_model(
     seed: int | None = 0,
     max_draws: int = 8192,
     y: torch.Tensor | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Evaluation:
     """Evaluate ``vae`` on examples ``x`` ``(N, *x_shape)`` (moved to the model's device).
 
     See :func:`~vaekit.evaluate.likelihood.importance_sample` for the estimator and its memory bound. A
-    conditional VAE takes the labels ``y (N,)`` and measures log p(x | y).
+    conditional VAE takes the labels ``y (N,)`` and measures log p(x | y). ``progress(done, N)`` follows the
+    examples scored.
     """
     device = vae.device
     x = x.to(device)
     t0 = time.perf_counter()
-    result = importance_sample(vae, x, k=k, max_draws=max_draws, seed=seed, y=None if y is None else y.to(device))
+    result = importance_sample(
+        vae, x, k=k, max_draws=max_draws, seed=seed, y=None if y is None else y.to(device), progress=progress
+    )
     seconds = time.perf_counter() - t0
     n, d = len(x), math.prod(x.shape[1:])
     nll = -result.log_px.double()

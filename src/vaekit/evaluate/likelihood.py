@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -61,6 +61,7 @@ def importance_sample(
     max_draws: int = 8192,
     seed: int | None = 0,
     y: torch.Tensor | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportanceSample:
     """Draw ``k`` z ~ q(z|x) per example and return the estimates of :class:`ImportanceSample`.
 
@@ -69,7 +70,8 @@ def importance_sample(
     examples by ``s`` draws with ``B * s <= max_draws``; partial sums are merged with a running logsumexp, so
     memory does not grow with k (:func:`pass_sizes`). ``x`` is ``(N, *x_shape)`` on the model's device; ``seed``
     makes it repeatable (the global RNG is left as it was; the model's train/eval mode too, even on error).
-    ``y (N,)``: labels for a conditional VAE (then it is log p(x | y)).
+    ``y (N,)``: labels for a conditional VAE (then it is log p(x | y)). ``progress(done, N)`` is called after
+    each batch of examples.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
@@ -114,6 +116,8 @@ def importance_sample(
                 out["kl_per_dim"][rows] = kl_dims / k
             for dst, m in zip(out_means, mean_sums, strict=True):
                 dst[rows] = m / k
+            if progress is not None:
+                progress(rows.stop, len(x))
             if rows.stop >= next_report and rows.stop < len(x):
                 log.info("  %d of %d examples (%.0f s)", rows.stop, len(x), time.perf_counter() - t0)
                 next_report += len(x) / 10

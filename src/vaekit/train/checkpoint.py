@@ -6,6 +6,7 @@ Layout::
     model.safetensors    the best weights so far (by validation loss)
     trainer_state.pt     last weights, optimiser, RNG states, epoch, history: what --resume needs
     metrics.jsonl        one JSON object per epoch
+    .lock                held by the process writing the run (see :mod:`vaekit.train.lock`)
     summary.json         final figures (test loss, best epoch, ...) once training ends
     *.png                pictures
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,7 +31,10 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from vaekit.errors import RunFolderError
+from vaekit.train.lock import LOCK_NAME, FolderLock
 from vaekit.utils import atomic_write_bytes, atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 def module_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -54,6 +59,19 @@ class RunFolder:
 
     def exists(self) -> bool:
         return (self.path / self.CONFIG).is_file()
+
+    def is_empty(self) -> bool:
+        """No folder, or nothing in it but its lock."""
+        return not self.path.is_dir() or all(p.name == LOCK_NAME for p in self.path.iterdir())
+
+    def lock(self) -> FolderLock:
+        """This folder's exclusive lock (``with folder.lock(): ...``); see :class:`~vaekit.train.lock.FolderLock`."""
+        return FolderLock(self.path)
+
+    def clear_training(self) -> None:
+        """Remove what an earlier attempt at training left (weights, state, metrics, summary) to start again."""
+        for name in (self.MODEL, self.STATE, self.METRICS, self.SUMMARY):
+            (self / name).unlink(missing_ok=True)
 
     # config ---------------------------------------------------------------------------------------------
     def write_config(self, config: Mapping[str, Any]) -> None:
@@ -116,7 +134,19 @@ class RunFolder:
         file = self / self.METRICS
         if not file.is_file():
             return []
-        return [json.loads(line) for line in file.read_text("utf-8").splitlines() if line.strip()]
+        records = []
+        for number, line in enumerate(file.read_text("utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = None
+            if not isinstance(record, dict):
+                log.warning("skipped line %d of %s: not a JSON object", number, file)
+                continue
+            records.append(record)
+        return records
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         atomic_write_text(self / self.SUMMARY, json.dumps(summary, indent=2) + "\n")

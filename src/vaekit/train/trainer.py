@@ -23,7 +23,7 @@ from vaekit.train import distributed
 from vaekit.train.callbacks import call
 from vaekit.train.checkpoint import RunFolder, module_tensors
 from vaekit.train.schedules import LRSchedule
-from vaekit.utils import eval_mode
+from vaekit.utils import eval_mode, interrupts_deferred
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class Trainer:
                 if bad_in_row >= self.max_bad_steps:
                     raise TrainingError(
                         f"training diverged: {bad_in_row} steps in a row had a non-finite loss or an exploding "
-                        f"gradient (epoch {self.epoch + 1}); the last good checkpoint is kept",
+                        f"gradient (epoch {self.epoch + 1}); {self._kept()}",
                         "lower --lr, raise --batch-size, or check the data",
                     )
                 continue
@@ -281,10 +281,19 @@ class Trainer:
     def _checkpoint(self) -> None:
         if self.run_folder is None or self.rank != 0:
             return
-        if self.improved:
-            self.run_folder.save_model(self.best_state)
-        self.run_folder.save_state(self.state_dict())
-        self.run_folder.write_metrics(self.history)
+        with interrupts_deferred():  # weights, state and metrics of one epoch, all or none of them
+            if self.improved:
+                self.run_folder.save_model(self.best_state)
+            self.run_folder.save_state(self.state_dict())
+            self.run_folder.write_metrics(self.history)
+
+    def _kept(self) -> str:
+        """What a run stopped now leaves behind, in words."""
+        if self.run_folder is None:
+            return "no run folder was given, so nothing was saved"
+        if self.epoch == 0:
+            return "no epoch completed, so there is no checkpoint"
+        return f"the checkpoint of epoch {self.epoch} is kept"
 
     @torch.no_grad()
     def evaluate(
