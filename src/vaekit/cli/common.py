@@ -156,17 +156,10 @@ def counting(what: str) -> Iterator[Callable[[int, int], None] | None]:
     if not sys.stderr.isatty():
         yield None
         return
+    from rich import progress as rp
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
-    bar = Progress(
+    bar = rp.Progress(
         rp.TextColumn(what),
         rp.BarColumn(),
         rp.MofNCompleteColumn(),
