@@ -122,6 +122,12 @@ class Run:
         if key not in self._models:
             vae = build_vae(self.x_shape, self.config.model)
             state = self.folder.load_model_state()
+            bad = [name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+            if bad:
+                raise RunFolderError(
+                    f"the weights in {self.path / RunFolder.MODEL} hold NaN or inf values ({bad[0]})",
+                    "training diverged: retrain with a lower --lr",
+                )
             try:
                 vae.load_state_dict(state)
             except RuntimeError as err:

@@ -63,6 +63,19 @@ def _mode_for(path: Path) -> int:
 
 
 @contextlib.contextmanager
+def distribution_checks(enabled: bool) -> Iterator[None]:
+    """Turn ``torch.distributions``' argument validation on or off for the block (restored after it)."""
+    from torch.distributions import Distribution
+
+    before = Distribution._validate_args
+    Distribution.set_default_validate_args(enabled)
+    try:
+        yield
+    finally:
+        Distribution.set_default_validate_args(before)
+
+
+@contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
     """Hold Ctrl-C (SIGINT) until the block ends, so files written together are all written.
 

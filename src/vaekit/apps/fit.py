@@ -105,7 +105,7 @@ def _interrupted(folder: RunFolder | None, epoch: int | None, epochs: int, resum
     """The message of Ctrl-C during training (``epoch``: epochs completed, None before training started)."""
     what = "interrupted before training started" if epoch is None else f"interrupted after epoch {epoch} of {epochs}"
     if folder is None:
-        return Interrupted(what, "nothing was saved: give --out to keep a run folder that can be continued")
+        return Interrupted(what, "nothing was written")
     if epoch == 0 or (epoch is None and not resume):
         return Interrupted(what, f"no epoch completed; vaekit train --resume --out {folder.path} starts it again")
     return Interrupted(what, f"continue with vaekit train --resume --out {folder.path}")

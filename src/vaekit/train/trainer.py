@@ -23,7 +23,7 @@ from vaekit.train import distributed
 from vaekit.train.callbacks import call
 from vaekit.train.checkpoint import RunFolder, module_tensors
 from vaekit.train.schedules import LRSchedule
-from vaekit.utils import eval_mode, interrupts_deferred
+from vaekit.utils import distribution_checks, eval_mode, interrupts_deferred
 
 log = logging.getLogger(__name__)
 
@@ -165,14 +165,17 @@ class Trainer:
         self.steps_per_epoch = math.ceil(_length(train) // self.world / self._rank_batch)
         call(self.callbacks, "on_fit_start", self)
         t_start = time.perf_counter()
-        while self.epoch < self.epochs and not self.stop_reason:
-            self._run_epoch(train, val)
-            if self.time_limit is not None and not self.stop_reason:
-                # every rank must agree, so the slowest clock decides
-                over = float(time.perf_counter() - t_start > self.time_limit)
-                late = distributed.all_reduce_sum(torch.tensor(over, device=self.device))
-                if float(late) > 0:
-                    self.stop_reason = f"time limit of {self.time_limit / 60:g} minutes reached"
+        # Diverging weights must reach the non-finite-loss check as NaN, not as torch.distributions' ValueError
+        # about invalid parameters; the data were checked against the model before training.
+        with distribution_checks(False):
+            while self.epoch < self.epochs and not self.stop_reason:
+                self._run_epoch(train, val)
+                if self.time_limit is not None and not self.stop_reason:
+                    # every rank must agree, so the slowest clock decides
+                    over = float(time.perf_counter() - t_start > self.time_limit)
+                    late = distributed.all_reduce_sum(torch.tensor(over, device=self.device))
+                    if float(late) > 0:
+                        self.stop_reason = f"time limit of {self.time_limit / 60:g} minutes reached"
         if not self.stop_reason:
             self.stop_reason = f"reached {self.epochs} epochs"
         if self.best_state is not None:
