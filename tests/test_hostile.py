@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import expect_error, one_thread
 
+from conftest import expect_error, one_thread
 from vaekit.cli import main
 from vaekit.train.checkpoint import RunFolder
 
