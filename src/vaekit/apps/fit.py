@@ -7,6 +7,7 @@ run folder; what depends on the kind of data (checks, pictures) is asked of the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -91,14 +92,19 @@ def _claim_folder(out: str | os.PathLike | None, resume: bool, restart: bool = F
         if created and folder.is_empty():
             folder.path.rmdir()
         raise
-    folder.held_lock = lock
+    folder.held_lock, folder.created = lock, created
     return folder
 
 
 def _release(folder: RunFolder | None) -> None:
-    lock = getattr(folder, "held_lock", None)
-    if lock is not None:
-        lock.release()
+    """Give up the folder's lock; a folder this run created and left empty (it failed early) goes too."""
+    if folder is None:
+        return
+    if folder.held_lock is not None:
+        folder.held_lock.release()
+    if folder.created and folder.is_empty():
+        with contextlib.suppress(OSError):
+            folder.path.rmdir()
 
 
 def _interrupted(folder: RunFolder | None, epoch: int | None, epochs: int, resume: bool = False) -> Interrupted:

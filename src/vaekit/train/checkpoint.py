@@ -53,6 +53,8 @@ class RunFolder:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self.held_lock: FolderLock | None = None  # set by whoever claims the folder for a run
+        self.created = False  # did that claim create the folder?
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
