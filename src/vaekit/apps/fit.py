@@ -58,12 +58,12 @@ def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch
     return x[perm[n_val:]], x[perm[:n_val]]
 
 
-def _prepare_folder(out: str | os.PathLike | None, resume: bool) -> RunFolder | None:
+def _prepare_folder(out: str | os.PathLike | None, resume: bool, verify: bool = True) -> RunFolder | None:
     if out is None:
         if resume:
             raise VaekitError("--resume needs the run folder", "give --out RUN")
         return None
-    folder = RunFolder(out)
+    folder = RunFolder(out, verify=verify)
     if resume:
         if not folder.has_state():
             raise RunFolderError(
@@ -165,14 +165,16 @@ def run(
     resume: bool = False,
     initialised: bool = False,
     callbacks: Sequence[Any] = (),
+    verify: bool = True,
 ) -> TrainResult:
     """Train ``vae`` on ``splits`` (``train``, ``val``, optional ``test``) as ``config`` says; see :func:`train`.
 
     A conditional VAE (``vae.n_classes > 0``) also needs ``labels`` for every split; the trainer then batches
     ``(x, y)`` pairs. Unless ``initialised`` (or resuming), the model's data-dependent initialisation runs first.
+    A resumed run checks its weight files against their recorded sha256 unless ``verify`` is off.
     The global RNG is left as it was found.
     """
-    folder = _prepare_folder(out, resume)
+    folder = _prepare_folder(out, resume, verify)
     modality = modality or modality_of_run(None, config.model, vae.x_shape)
     for name, x in splits.items():
         modality.check_input(vae, x, f"the {name} data")
@@ -282,6 +284,7 @@ def train(
     data_dir: str | os.PathLike | None = None,
     resume: bool = False,
     callbacks: Sequence[Any] = (),
+    verify: bool = True,
 ) -> TrainResult:
     """Train the VAE a :class:`RunConfig` describes on its data set, writing the run folder ``out``.
 
@@ -291,7 +294,8 @@ def train(
 
     With ``resume``, the config is read from ``out`` (a dict ``config`` may repeat stored values but change only
     ``train.epochs`` and ``train.device``) and training continues from the last checkpoint; on CPU the final
-    weights equal those of an uninterrupted run. The global RNG is left as it was found.
+    weights equal those of an uninterrupted run; its weight files are checked against their recorded sha256
+    unless ``verify`` is off. The global RNG is left as it was found.
     """
     if resume:
         if out is None:
@@ -320,6 +324,7 @@ def train(
         resume=resume,
         initialised=True,
         callbacks=callbacks,
+        verify=verify,
     )
 
 

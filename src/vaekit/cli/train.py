@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 import vaekit
-from vaekit.cli.common import DATA_HELP, ProgressBar, app, parse_ints, setup_logging
+from vaekit.cli.common import DATA_HELP, NoVerify, ProgressBar, app, parse_ints, setup_logging
 from vaekit.config import DataConfig, ModelConfig, ObjectiveConfig, TrainConfig, merge
 from vaekit.errors import VaekitError
 
@@ -117,6 +117,7 @@ def train(
     resume: bool,
     quiet: bool,
     config: Path | None,
+    no_verify: bool = False,
     **flags: Any,
 ) -> None:
     """Train a VAE and write a run folder (config, weights, metrics, pictures).
@@ -135,7 +136,7 @@ def train(
         stem = Path(raw.get("data", {}).get("name", DataConfig().name)).stem
         arch = raw.get("model", {}).get("arch", ModelConfig().arch)
         out = Path("runs") / f"{stem}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}"
-    result = vaekit.train(raw, out=out, data_dir=data_dir, resume=resume, callbacks=callbacks)
+    result = vaekit.train(raw, out=out, data_dir=data_dir, resume=resume, callbacks=callbacks, verify=not no_verify)
     if not worker:
         print_summary(result, quiet)
 
@@ -152,6 +153,7 @@ train.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             ),
             ("out", Path | None, typer.Option(None, "--out", help="run folder [default: runs/<data>-<model>-<time>]")),
             ("resume", bool, typer.Option(False, "--resume", help="continue the run in --out from its checkpoint")),
+            ("no_verify", NoVerify, False),
             ("quiet", bool, typer.Option(False, "--quiet", "-q", help="print only errors and the final figures")),
             (
                 "config",
