@@ -118,7 +118,7 @@ def anomaly_score(
     labels: str = typer.Option(None, "--labels", help="labels file (.npy/.csv/.txt) or a column of the data CSV"),
     data_dir: Path = typer.Option(None, "--data-dir"),
     split: str = typer.Option(None, "--split", help="split of a registered data set" + _default(_score, "split")),
-    no_verify: NoVerify = False,
+    no_verify: NoVerify = None,  # left out: None, as every option here (the library verifies by default)
 ) -> None:
     """Score every row (higher is more anomalous) and flag those above the detector's threshold."""
     given = _given(labels=labels, data_dir=data_dir, split=split)
@@ -180,7 +180,7 @@ def inpaint(
     k: int = typer.Option(None, "--k", help="importance samples per image" + _default(_inpaint, "k")),
     seed: int = typer.Option(None, "--seed", help=_default(_inpaint, "seed")),
     output: Path = typer.Option(..., "-o", "--output", help=".png (original, with holes, completed) or .npy"),
-    no_verify: NoVerify = False,
+    no_verify: NoVerify = None,  # left out: None, as every option here (the library verifies by default)
 ) -> None:
     """Remove pixels from images and let the model fill them in: E[missing | observed]."""
     options = _given(data=data, data_dir=data_dir, split=split, mask=mask, n=n, k=k, seed=seed)
