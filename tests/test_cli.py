@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import numpy as np
@@ -196,7 +197,8 @@ def test_bernoulli_needs_unit_interval(tmp_path, capsys):
 
 def test_checksum_mismatch_and_missing_files(tmp_path, capsys):
     (tmp_path / "mnist").mkdir()
-    (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b not really")
+    # a valid gzip of other content (the checksum covers the decompressed bytes)
+    (tmp_path / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"not really"))
     _expect_error(
         capsys,
         ["train", "--data", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "r")],

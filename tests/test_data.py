@@ -62,9 +62,10 @@ def _fake_mnist(folder: Path, n_train: int = 12, n_test: int = 4) -> dict[str, F
     specs = {}
     (folder / "mnist").mkdir(parents=True, exist_ok=True)
     for name, array in arrays.items():
-        blob = gzip.compress(write_idx(array), mtime=0)
-        (folder / "mnist" / f"{name}.gz").write_bytes(blob)
-        specs[name] = FileSpec(f"mnist/{name}.gz", sha(blob), (f"http://127.0.0.1:9/{name}.gz",))
+        content = write_idx(array)
+        (folder / "mnist" / f"{name}.gz").write_bytes(gzip.compress(content, mtime=0))
+        # the checksum covers the decompressed content, as for the real files
+        specs[name] = FileSpec(f"mnist/{name}.gz", sha(content), (f"http://127.0.0.1:9/{name}.gz",))
     return specs
 
 
@@ -80,7 +81,9 @@ def test_checksum_mismatch_is_a_clear_error(tmp_path, monkeypatch):
     specs = _fake_mnist(tmp_path)
     monkeypatch.setitem(reg.FILES, "mnist", specs)
     path = tmp_path / specs["train-images-idx3-ubyte"].path
-    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
+    content = bytearray(gzip.decompress(path.read_bytes()))
+    content[-1] ^= 0xFF  # a valid gzip of other content
+    path.write_bytes(gzip.compress(bytes(content), mtime=0))
     with pytest.raises(DataError, match="checksum mismatch"):
         load_dataset("mnist", tmp_path)
 
@@ -99,9 +102,9 @@ def test_corrupt_gzip_is_a_clear_error(tmp_path, monkeypatch):
 def test_truncated_idx_inside_a_valid_gzip_is_a_clear_error(tmp_path, monkeypatch):
     specs = _fake_mnist(tmp_path)
     path = tmp_path / specs["train-images-idx3-ubyte"].path
-    blob = gzip.compress(gzip.decompress(path.read_bytes())[:-100], mtime=0)
-    path.write_bytes(blob)
-    specs["train-images-idx3-ubyte"] = FileSpec(specs["train-images-idx3-ubyte"].path, sha(blob), ())
+    content = gzip.decompress(path.read_bytes())[:-100]
+    path.write_bytes(gzip.compress(content, mtime=0))
+    specs["train-images-idx3-ubyte"] = FileSpec(specs["train-images-idx3-ubyte"].path, sha(content), ())
     monkeypatch.setitem(reg.FILES, "mnist", specs)
     with pytest.raises(DataError, match="truncated"):
         load_dataset("mnist", tmp_path)

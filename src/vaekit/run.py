@@ -8,7 +8,8 @@ Every command and app that works on a trained run takes a :class:`Run`::
     run.modality.write("samples", run.modality.sample(vae, 16), "samples.png")
 
 :func:`save` and :func:`load` are the two halves of one format: ``config.json`` (everything needed to rebuild
-the model), ``model.safetensors`` (its weights); training adds metrics, state and pictures beside them.
+the model), ``model.safetensors`` (its weights) and ``checksums.json`` (their sha256, checked on load);
+training adds metrics, state and pictures beside them.
 """
 
 from __future__ import annotations
@@ -87,15 +88,20 @@ def run_record(config: RunConfig, x_shape: tuple[int, ...], modality: str) -> di
 class Run:
     """One run folder: ``config``, ``x_shape`` and ``modality`` read once; model and data on request."""
 
-    def __init__(self, path: Path, config: RunConfig, x_shape: tuple[int, ...], modality: Modality):
+    def __init__(
+        self, path: Path, config: RunConfig, x_shape: tuple[int, ...], modality: Modality, *, verify: bool = True
+    ):
         self.path, self.config, self.x_shape, self.modality = path, config, x_shape, modality
-        self.folder = RunFolder(path)
+        self.folder = RunFolder(path, verify=verify)
         self._models: dict[str, Any] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> Run:
-        """Read and check ``path``'s ``config.json`` (an error names what is missing or incompatible)."""
-        folder = RunFolder(path)
+    def open(cls, path: str | os.PathLike, *, verify: bool = True) -> Run:
+        """Read and check ``path``'s ``config.json`` (an error names what is missing or incompatible).
+
+        With ``verify`` (the default), the weights are checked against the sha256 the run folder recorded when
+        :meth:`model` reads them; ``verify=False`` loads changed or damaged weights anyway."""
+        folder = RunFolder(path, verify=verify)
         record = folder.read_config()
         version = record.get("format_version") if isinstance(record, dict) else None
         if version != FORMAT_VERSION:
@@ -110,7 +116,7 @@ class Run:
         except (KeyError, TypeError, ValueError, VaekitError) as err:
             raise RunFolderError(f"{folder.path}/config.json is incomplete or invalid ({err})", "retrain it") from None
         modality = modality_of_run(record.get("modality"), config.model, x_shape)
-        return cls(folder.path, config, x_shape, modality)
+        return cls(folder.path, config, x_shape, modality, verify=verify)
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, modality={self.modality.name!r}, x_shape={self.x_shape})"
@@ -209,6 +215,8 @@ def save(model: Any, path: str | os.PathLike, *, config: RunConfig | None = None
     return folder.path
 
 
-def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Any:
-    """The trained model of a run folder (best weights), in eval mode on ``device``."""
-    return Run.open(path).model(device)
+def load(path: str | os.PathLike, *, device: str | torch.device = "cpu", verify: bool = True) -> Any:
+    """The trained model of a run folder (best weights), in eval mode on ``device``.
+
+    With ``verify`` (the default), weights that do not match the sha256 recorded beside them are refused."""
+    return Run.open(path, verify=verify).model(device)

@@ -150,14 +150,15 @@ class Detector:
         atomic_write_text(Path(run_dir) / DETECTOR_FILE, json.dumps(record, indent=2) + "\n")
 
 
-def load_detector(run_dir: str | os.PathLike, *, device: str | torch.device = "cpu") -> Detector:
-    """The :class:`Detector` saved in ``run_dir`` by :func:`fit_detector` (or ``vaekit anomaly fit``)."""
+def load_detector(run_dir: str | os.PathLike, *, device: str | torch.device = "cpu", verify: bool = True) -> Detector:
+    """The :class:`Detector` saved in ``run_dir`` by :func:`fit_detector` (or ``vaekit anomaly fit``); its weights
+    are checked against their recorded sha256 unless ``verify`` is off."""
     path = Path(run_dir) / DETECTOR_FILE
     if not path.is_file():
         raise RunFolderError(f"{run_dir} is not an anomaly detector (no {DETECTOR_FILE})", "make one with anomaly fit")
     try:
         record = json.loads(path.read_text())
-        return Detector(vae=load(run_dir, device=device).double(), **record)
+        return Detector(vae=load(run_dir, device=device, verify=verify).double(), **record)
     except (json.JSONDecodeError, TypeError) as err:
         raise RunFolderError(f"{path} is damaged ({err})", "fit the detector again") from None
 
@@ -441,15 +442,16 @@ def score_file(
     data_dir: str | os.PathLike | None = None,
     split: str = "test",
     device: str | torch.device = "cpu",
+    verify: bool = True,
 ) -> ScoredFile:
     """Score every row of ``data`` with the detector in ``run_dir`` and write ``output`` (.csv, atomically).
 
     ``labels`` is a labels file (.npy/.csv/.txt) or the name of a column of a ``.csv`` ``data`` file (taken
     out of the features); with it, the ROC-AUC and average precision are computed too. Nothing is written
-    when anything fails.
+    when anything fails. ``verify=False`` loads weights that do not match their recorded sha256.
     """
     output = check_output(output, {".csv"})
-    detector = load_detector(run_dir, device=device)
+    detector = load_detector(run_dir, device=device, verify=verify)
     label_file = labels is not None and Path(labels).is_file()
     column = labels if labels is not None and not label_file else None
     if column is not None and Path(data).suffix.lower() != ".csv":

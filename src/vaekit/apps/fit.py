@@ -59,7 +59,9 @@ def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch
     return x[perm[n_val:]], x[perm[:n_val]]
 
 
-def _claim_folder(out: str | os.PathLike | None, resume: bool, restart: bool = False) -> RunFolder | None:
+def _claim_folder(
+    out: str | os.PathLike | None, resume: bool, restart: bool = False, verify: bool = True
+) -> RunFolder | None:
     """The run folder ``out``, locked by this process (rank 0) for the run; checked only once it is held.
 
     A new run needs an empty or absent folder, a resumed one a checkpoint, and a ``restart`` (a run with no
@@ -69,7 +71,7 @@ def _claim_folder(out: str | os.PathLike | None, resume: bool, restart: bool = F
         if resume:
             raise VaekitError("--resume needs the run folder", "give --out RUN")
         return None
-    folder = RunFolder(out)
+    folder = RunFolder(out, verify=verify)
     if folder.path.exists() and not folder.path.is_dir():
         raise RunFolderError(f"--out {folder.path} is a file, not a folder", "give a folder for the run")
     created = not folder.path.exists()
@@ -208,16 +210,18 @@ def run(
     restart: bool = False,
     initialised: bool = False,
     callbacks: Sequence[Any] = (),
+    verify: bool = True,
 ) -> TrainResult:
     """Train ``vae`` on ``splits`` (``train``, ``val``, optional ``test``) as ``config`` says; see :func:`train`.
 
     A conditional VAE (``vae.n_classes > 0``) also needs ``labels`` for every split; the trainer then batches
     ``(x, y)`` pairs. Unless ``initialised`` (or resuming), the model's data-dependent initialisation runs first.
     ``restart`` trains a new run in the folder ``out`` of a run that never completed an epoch. The folder is
-    locked for the run. Ctrl-C raises :class:`~vaekit.errors.Interrupted`, saying how far training got. The
+    locked for the run; a resumed run checks its weight files against their recorded sha256 unless ``verify``
+    is off. Ctrl-C raises :class:`~vaekit.errors.Interrupted`, saying how far training got. The
     global RNG is left as it was found.
     """
-    folder = _claim_folder(out, resume, restart)
+    folder = _claim_folder(out, resume, restart, verify)
     try:
         modality = modality or modality_of_run(None, config.model, vae.x_shape)
         for name, x in splits.items():
@@ -337,6 +341,7 @@ def train(
     data_dir: str | os.PathLike | None = None,
     resume: bool = False,
     callbacks: Sequence[Any] = (),
+    verify: bool = True,
 ) -> TrainResult:
     """Train the VAE a :class:`RunConfig` describes on its data set, writing the run folder ``out``.
 
@@ -346,7 +351,8 @@ def train(
 
     With ``resume``, the config is read from ``out`` (a dict ``config`` may repeat stored values but change only
     ``train.epochs`` and ``train.device``) and training continues from the last checkpoint; on CPU the final
-    weights equal those of an uninterrupted run. A run folder that never completed an epoch (killed, interrupted
+    weights equal those of an uninterrupted run; its weight files are checked against their recorded sha256
+    unless ``verify`` is off. A run folder that never completed an epoch (killed, interrupted
     or diverged in its first epoch) is started again from the beginning, with any config changes given. The
     global RNG is left as it was found.
     """
@@ -384,6 +390,7 @@ def train(
         restart=restart,
         initialised=True,
         callbacks=callbacks,
+        verify=verify,
     )
 
 

@@ -37,6 +37,9 @@ DataDir = Annotated[
 Split = Annotated[str, typer.Option("--split", help="split of a registered data set")]
 Seed = Annotated[int | None, typer.Option("--seed", help="seed for repeatable draws")]
 Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps")]
+NoVerify = Annotated[
+    bool, typer.Option("--no-verify", help="load weights even if they do not match the sha256 the run recorded")
+]
 
 
 def outputs_help(kind: str) -> str:

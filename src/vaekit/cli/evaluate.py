@@ -12,6 +12,7 @@ from vaekit.apps.generation import check_output
 from vaekit.cli.common import (
     DataDir,
     Device,
+    NoVerify,
     RunArg,
     RunData,
     Split,
@@ -41,6 +42,7 @@ def evaluate(
     metric: Annotated[
         str, typer.Option("--metric", help="nll (likelihood, ELBO, active units) | mig (disentanglement)")
     ] = "nll",
+    no_verify: NoVerify = False,
 ) -> None:
     """Importance-sampled log-likelihood (nats, bits/dim), the ELBO's terms and active units on held-out data;
     or, with --metric mig, the Mutual Information Gap against the data's ground-truth factors."""
@@ -49,7 +51,7 @@ def evaluate(
     if metric not in ("nll", "mig"):
         raise VaekitError(f"unknown metric {metric!r}", "use --metric nll or --metric mig")
     setup_logging(quiet=False)
-    opened = Run.open(run)
+    opened = Run.open(run, verify=not no_verify)
     if metric == "mig":
         result = mig_run(opened, data=data, split=split, limit=limit, data_dir=data_dir, device=device)
         figures = result.to_dict()

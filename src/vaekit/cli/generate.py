@@ -10,7 +10,7 @@ import typer
 
 from vaekit.apps.generation import encode_run, reconstruct_run, sample_run
 from vaekit.apps.latent import interpolate_run, latent_map_run, traverse_run
-from vaekit.cli.common import DataDir, RunArg, RunData, Seed, Split, app, output_option, outputs_help, wrote
+from vaekit.cli.common import DataDir, NoVerify, RunArg, RunData, Seed, Split, app, output_option, outputs_help, wrote
 from vaekit.run import Run
 
 
@@ -30,10 +30,11 @@ def sample(
     grid_by_label: Annotated[
         bool, typer.Option("--grid-by-label", help="conditional VAE: a row of -n draws per class")
     ] = False,
+    no_verify: NoVerify = False,
 ) -> None:
     """Draw new examples from the prior and decode them (a conditional VAE: of one class, or a row per class)."""
     sample_run(
-        Run.open(run),
+        Run.open(run, verify=not no_verify),
         output,
         n=n,
         temperature=temperature,
@@ -53,9 +54,10 @@ def reconstruct(
     data_dir: DataDir = None,
     split: Split = "test",
     n: Annotated[int | None, typer.Option("-n", help="number of examples [default: 32 for .png, all for .npy]")] = None,
+    no_verify: NoVerify = False,
 ) -> None:
     """Reconstruct inputs through the latent space: E[x | z = E[z|x]] (melodies: a greedy decoding from it)."""
-    reconstruct_run(Run.open(run), output, data=data, data_dir=data_dir, split=split, n=n)
+    reconstruct_run(Run.open(run, verify=not no_verify), output, data=data, data_dir=data_dir, split=split, n=n)
     wrote(output)
 
 
@@ -68,9 +70,12 @@ def encode(
     split: Split = "test",
     draw: Annotated[bool, typer.Option("--sample", help="draw z ~ q(z|x) instead of the mean E[z|x]")] = False,
     seed: Seed = None,
+    no_verify: NoVerify = False,
 ) -> None:
     """Map inputs to latent codes (posterior means, or draws with --sample)."""
-    encode_run(Run.open(run), output, data=data, data_dir=data_dir, split=split, sample=draw, seed=seed)
+    encode_run(
+        Run.open(run, verify=not no_verify), output, data=data, data_dir=data_dir, split=split, sample=draw, seed=seed
+    )
     wrote(output)
 
 
@@ -90,13 +95,14 @@ def interpolate(
     steps: Annotated[int, typer.Option("--steps", help="decoded points per path, ends included")] = 10,
     method: Annotated[str, typer.Option("--method", help="lerp | slerp")] = "lerp",
     seed: Annotated[int, typer.Option("--seed", help="which pairs")] = 0,
+    no_verify: NoVerify = False,
 ) -> None:
     """Decode points on the latent path between pairs of held-out inputs (shown at the ends of each row).
 
     For a model that reads input files (melodies): ``--data a.mid b.mid -o morph.mid`` gives the melodies between
     two tunes (.mid/.wav played one after the other, .png their piano rolls).
     """
-    opened = Run.open(run)
+    opened = Run.open(run, verify=not no_verify)
     files = [f for f in (data, second) if f is not None] if second is not None or _is_file(opened, data) else []
     interpolate_run(
         opened,
@@ -132,10 +138,11 @@ def traverse(
     index: Annotated[
         int, typer.Option("--index", help="the held-out example whose posterior mean is the base point")
     ] = 0,
+    no_verify: NoVerify = False,
 ) -> None:
     """Vary one latent dimension at a time around a base point: a row per dimension, largest KL first."""
     result = traverse_run(
-        Run.open(run),
+        Run.open(run, verify=not no_verify),
         output,
         data=data,
         data_dir=data_dir,
@@ -157,9 +164,12 @@ def latent_map(
     split: Split = "test",
     limit: Annotated[int, typer.Option("--limit", help="at most this many examples in the scatter")] = 5000,
     grid: Annotated[int, typer.Option("--grid", help="decoded images per side of the manifold")] = 12,
+    no_verify: NoVerify = False,
 ) -> None:
     """Latent means coloured by label beside the decoded manifold (2-D latent; else the first two PCs)."""
-    latent_map_run(Run.open(run), output, data=data, data_dir=data_dir, split=split, limit=limit, grid=grid)
+    latent_map_run(
+        Run.open(run, verify=not no_verify), output, data=data, data_dir=data_dir, split=split, limit=limit, grid=grid
+    )
     wrote(output)
 
 
@@ -170,12 +180,13 @@ def report(
     data_dir: DataDir = None,
     split: Annotated[str, typer.Option("--split", help="held-out split for the pictures")] = "test",
     output: Annotated[Path | None, typer.Option("-o", "--output", help=".html file [default: RUN/report.html]")] = None,
+    no_verify: NoVerify = False,
 ) -> None:
     """One self-contained HTML page: config, figures, curves, samples, reconstructions, latent pictures."""
     from vaekit.apps.generation import check_output
     from vaekit.apps.report import write_report
 
-    opened = Run.open(run)
+    opened = Run.open(run, verify=not no_verify)
     output = output or run / "report.html"
     check_output(output, {".html"})
     write_report(opened, output, data=data, data_dir=data_dir, split=split)

@@ -16,7 +16,7 @@ import typer
 
 from vaekit.apps import anomaly as anomaly_apps
 from vaekit.apps import imputation as imputation_apps
-from vaekit.cli.common import DATA_HELP, app, parse_ints
+from vaekit.cli.common import DATA_HELP, NoVerify, app, parse_ints
 from vaekit.data.registry import dataset_names
 from vaekit.errors import VaekitError
 from vaekit.run import Run
@@ -118,9 +118,11 @@ def anomaly_score(
     labels: str = typer.Option(None, "--labels", help="labels file (.npy/.csv/.txt) or a column of the data CSV"),
     data_dir: Path = typer.Option(None, "--data-dir"),
     split: str = typer.Option(None, "--split", help="split of a registered data set" + _default(_score, "split")),
+    no_verify: NoVerify = None,  # left out: None, as every option here (the library verifies by default)
 ) -> None:
     """Score every row (higher is more anomalous) and flag those above the detector's threshold."""
-    scored = anomaly_apps.score_file(run, data, output, **_given(labels=labels, data_dir=data_dir, split=split))
+    given = _given(labels=labels, data_dir=data_dir, split=split)
+    scored = anomaly_apps.score_file(run, data, output, verify=not no_verify, **given)
     typer.echo(f"wrote {scored.output}: {len(scored.scores)} rows, {scored.flagged} flagged as anomalies")
     if scored.metrics is not None:
         m = scored.metrics
@@ -178,10 +180,11 @@ def inpaint(
     k: int = typer.Option(None, "--k", help="importance samples per image" + _default(_inpaint, "k")),
     seed: int = typer.Option(None, "--seed", help=_default(_inpaint, "seed")),
     output: Path = typer.Option(..., "-o", "--output", help=".png (original, with holes, completed) or .npy"),
+    no_verify: NoVerify = None,  # left out: None, as every option here (the library verifies by default)
 ) -> None:
     """Remove pixels from images and let the model fill them in: E[missing | observed]."""
     options = _given(data=data, data_dir=data_dir, split=split, mask=mask, n=n, k=k, seed=seed)
-    done = imputation_apps.inpaint_run(Run.open(run), output, **options)
+    done = imputation_apps.inpaint_run(Run.open(run, verify=not no_verify), output, **options)
     typer.echo(f"wrote {done.output}: squared error on the missing pixels {done.squared_error:.4f}")
 
 

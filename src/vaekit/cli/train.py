@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 import vaekit
-from vaekit.cli.common import DATA_HELP, ProgressBar, app, parse_ints, setup_logging
+from vaekit.cli.common import DATA_HELP, NoVerify, ProgressBar, app, parse_ints, setup_logging
 from vaekit.config import DataConfig, ModelConfig, ObjectiveConfig, TrainConfig, merge
 from vaekit.data.registry import dataset_names, preset
 from vaekit.errors import VaekitError
@@ -137,6 +137,7 @@ def train(
     resume: bool,
     quiet: bool,
     config: Path | None,
+    no_verify: bool = False,
     **flags: Any,
 ) -> None:
     """Train a VAE and write a run folder (config, weights, metrics, pictures).
@@ -156,7 +157,7 @@ def train(
         arch = raw.get("model", {}).get("arch", ModelConfig().arch)
         out = Path("runs") / f"{stem}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
-        result = vaekit.train(raw, out=out, data_dir=data_dir, resume=resume, callbacks=callbacks)
+        result = vaekit.train(raw, out=out, data_dir=data_dir, resume=resume, callbacks=callbacks, verify=not no_verify)
     finally:
         for bar in callbacks:  # an error or Ctrl-C must not leave the bar drawn over the message
             bar.progress.stop()
@@ -176,6 +177,7 @@ train.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             ),
             ("out", Path | None, typer.Option(None, "--out", help="run folder [default: runs/<data>-<model>-<time>]")),
             ("resume", bool, typer.Option(False, "--resume", help="continue the run in --out from its checkpoint")),
+            ("no_verify", NoVerify, False),
             ("quiet", bool, typer.Option(False, "--quiet", "-q", help="print only errors and the final figures")),
             (
                 "config",

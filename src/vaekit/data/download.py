@@ -25,9 +25,10 @@ CHUNK = 1 << 20
 class FileSpec:
     """One file of a named data set.
 
-    ``path`` is relative to the data directory. ``sha256`` is the digest of the bytes the mirrors serve.
-    With ``gzip_after_download`` the mirrors serve a raw file that is stored gzipped under ``path``; its
-    checksum is then verified on the decompressed content, so any gzip of the right bytes is accepted.
+    ``path`` is relative to the data directory. ``sha256`` is the digest of the file's content: for a ``.gz``
+    path, of the decompressed bytes, so any gzip of the right content is accepted (a copy recompressed at
+    another level, or by another tool, is the same data). With ``gzip_after_download`` the mirrors serve the
+    raw file and it is stored gzipped under ``path``; otherwise they serve the file as it is stored.
     """
 
     path: str
@@ -49,26 +50,27 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
 def fetch(spec: FileSpec, root: Path) -> bytes:
     """The verified content of ``spec`` under ``root`` (gunzipped for ``.gz``), downloading it first if missing.
 
-    The file is read once and decompressed once: the checksum covers the bytes on disk, or the decompressed
-    content for files gzipped after download.
+    The file is read once and decompressed once; the checksum covers the decompressed content.
     """
     path = root / spec.path
     if not path.is_file():
         _download(spec, path)
     raw = path.read_bytes()
-    if not spec.gzip_after_download:
-        _check_digest(path, raw, spec)
-    content = _gunzip(raw, path) if path.suffix == ".gz" else raw
-    if spec.gzip_after_download:
-        _check_digest(path, content, spec)
+    content = _gunzip(raw, path) if _gzipped(spec) else raw
+    _check_digest(path, content, spec)
     return content
+
+
+def _gzipped(spec: FileSpec) -> bool:
+    return spec.path.endswith(".gz")
 
 
 def _check_digest(path: Path, data: bytes, spec: FileSpec) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if digest != spec.sha256:
+        content = "decompressed content" if _gzipped(spec) else "content"
         raise DataError(
-            f"checksum mismatch for {path}: sha256 {digest[:16]}..., expected {spec.sha256[:16]}...",
+            f"checksum mismatch for {path}: sha256 of its {content} {digest[:16]}..., expected {spec.sha256[:16]}...",
             "the file is corrupt, incomplete or a different version; delete it so it is fetched again",
         )
 
@@ -84,6 +86,36 @@ class _ChecksumMismatch(Exception):
     """The downloaded bytes are not the ones the spec names (the partial file is discarded)."""
 
 
+class _ContentDigest:
+    """The sha256 of a stream's content, fed chunk by chunk: gunzipped on the fly for a gzip stream (one or
+    more members, as ``gzip.decompress`` reads them)."""
+
+    def __init__(self, gzipped: bool):
+        self.hash = hashlib.sha256()
+        self.inflate = zlib.decompressobj(wbits=31) if gzipped else None
+        self.in_member = False  # bytes of a gzip member were fed and its end has not come yet
+
+    def update(self, chunk: bytes) -> None:
+        if self.inflate is None:
+            self.hash.update(chunk)
+            return
+        try:
+            while chunk:
+                self.in_member = True
+                self.hash.update(self.inflate.decompress(chunk))
+                chunk = b""
+                if self.inflate.eof:  # a member ended; what follows starts the next one
+                    chunk, self.in_member = self.inflate.unused_data, False
+                    self.inflate = zlib.decompressobj(wbits=31)
+        except zlib.error:
+            raise _ChecksumMismatch from None
+
+    def hexdigest(self) -> str:
+        if self.in_member:  # a truncated gzip stream
+            raise _ChecksumMismatch
+        return self.hash.hexdigest()
+
+
 def _download(spec: FileSpec, path: Path) -> None:
     hint = f"put the file at {path}, or point --data-dir / ${ENV_VAR} at a folder that has {spec.path}"
     try:
@@ -95,7 +127,8 @@ def _download(spec: FileSpec, path: Path) -> None:
         log.info("downloading %s", url)
         try:
             with atomic_open(path, suffix=".part") as raw_out, urllib.request.urlopen(url, timeout=30) as response:
-                h = hashlib.sha256()
+                # the mirror's stream is the raw content, or a gzip of it: its content digest is checked either way
+                h = _ContentDigest(gzipped=_gzipped(spec) and not spec.gzip_after_download)
                 out = gzip.GzipFile(fileobj=raw_out, mode="wb", mtime=0) if spec.gzip_after_download else raw_out
                 while chunk := response.read(CHUNK):
                     h.update(chunk)

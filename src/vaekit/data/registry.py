@@ -1,7 +1,8 @@
 """Named data sets, resolved through one registry, and files by path.
 
 ``digits`` ships inside scikit-learn and needs no data directory. The others read the layout below from
-``--data-dir``, else ``$VAEKIT_DATA_DIR``, else the user cache folder, verify each file's sha256, and download
+``--data-dir``, else ``$VAEKIT_DATA_DIR``, else the user cache folder, verify the sha256 of each file's
+decompressed content (so a faithful copy gzipped by other tools or at another level is accepted), and download
 missing files from public mirrors::
 
     mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
@@ -69,25 +70,26 @@ def _idx_specs(folder: str, mirrors: tuple[str, ...], digests: tuple[str, ...]) 
     }
 
 
+# sha256 of the decompressed files (the IDX and .amat bytes), not of the .gz bytes the mirrors serve
 FILES: dict[str, dict[str, FileSpec]] = {
     "mnist": _idx_specs(
         "mnist",
         _MNIST_MIRRORS,
         (
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
         ),
     ),
     "fashion-mnist": _idx_specs(
         "fashion_mnist",
         _FASHION_MIRRORS,
         (
-            "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
-            "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
-            "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
-            "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
         ),
     ),
     "binarized-mnist": {
