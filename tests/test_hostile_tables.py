@@ -155,6 +155,12 @@ def test_a_mostly_numeric_column_with_text_is_an_error_naming_the_cells(tmp_path
         assert len(err) == 1 and "Traceback" not in err[0], err
         assert "3 of its cells are not" in err[0] and "line 6 'abc', line 9 '1.2.3', line 32 '12 kg'" in err[0], err
     assert not out.exists() and not (tmp_path / "r").exists()
+    # quoted decimal commas in a file separated by commas are not guessed at either (nor made text levels)
+    x = _numbers()
+    lines = ["a,b,c"] + [f'"{str(r[0]).replace(".", ",")}",{r[1]!r},{r[2]!r}' for r in x.tolist()]
+    (tmp_path / "commas.csv").write_text("\n".join(lines) + "\n")
+    expect_error(capsys, ["impute", "--data", str(tmp_path / "commas.csv"), "-o", str(out), *IMPUTE], "line 2 '")
+    assert not out.exists()
 
 
 # 5. extreme values ------------------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ order and types.
 Reading is strict where guessing would give a silently wrong table, and says what it decided:
 
 - the file is UTF-8, with or without a byte-order mark;
-- the separator (``,`` ``;`` tab ``|``) is the one that gives every row the header's width, and a decimal
-  comma (``1,5``) is recognised when no cell uses a decimal point (or both are given: ``sep``, ``decimal``);
+- the separator (``,`` ``;`` tab ``|``) is the one that gives every row the header's width, and in a file
+  not separated by ``,`` a decimal comma (``1,5``) is recognised when no cell uses a decimal point (or both
+  are given: ``sep``, ``decimal``);
 - the missing-value spellings that pandas recognises by default (empty, ``NA``, ``N/A``, ``NaN``, ``null``,
   ``None``, ``#N/A``, ...) and ``?`` are missing, in any case; how many cells of each spelling were read as
   missing is logged;
@@ -136,9 +137,10 @@ def log_missing(cells: Cells, columns: Sequence[int] | None = None) -> None:
     plain = all(s.lower() in ("", "nan") for s in counts)
     log.log(
         logging.INFO if plain else logging.WARNING,
-        "%s: %d cells read as missing (%s)",
+        "%s: %d cell%s read as missing (%s)",
         cells.where,
         sum(counts.values()),
+        "" if sum(counts.values()) == 1 else "s",
         shown,
     )
 
@@ -230,7 +232,8 @@ def read_cells(path: str | os.PathLike, *, sep: str | None = None, decimal: str 
             hint = "fix that row" if given_sep else "fix that row, or give the separator with --sep"
             raise DataError(f"{path} line {line} has {len(row)} fields, the header has {len(header)}", hint)
     given_decimal = decimal is not None
-    decimal = decimal if given_decimal else _detect_decimal(body)
+    # with , between cells a quoted "1,000" is more likely a thousands separator: a decimal comma is given there
+    decimal = decimal if given_decimal else "." if sep == "," else _detect_decimal(body)
     if decimal == ",":
         body = [[c.strip().replace(",", ".") if _COMMA_NUMBER.match(c.strip()) else c for c in row] for row in body]
     if (sep, decimal) != (",", ".") and not (given_sep and given_decimal):
@@ -259,7 +262,8 @@ def infer_columns(
         if not text:
             columns.append(Column(name, "numeric", integer=all(_INTEGER.match(c) for _, c in present)))
             continue
-        if len(text) < len(present) / 2:
+        commas = sum(1 for _, cell in text if _COMMA_NUMBER.match(cell))  # numbers in another notation
+        if len(text) - commas < len(present) / 2:
             raise DataError(
                 f"column {name!r} of {where} holds numbers but {len(text)} of its cells are not: {_shown_cells(text)}",
                 "correct those cells, or leave them empty if they are missing (NA and ? are read as missing too); "
