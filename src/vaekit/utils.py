@@ -15,7 +15,7 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -211,21 +211,49 @@ def latent_path(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "l
 
 
 # tables -----------------------------------------------------------------------------------------------------
-def standardisation(x: np.ndarray, numeric: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def standardisation(
+    x: np.ndarray, numeric: np.ndarray | None = None, names: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-column ``(center, scale)`` so that ``(x - center) / scale`` has mean 0 and standard deviation 1.
 
     NaN cells are ignored; a constant (or all-missing) column gets scale 1 and, if all-missing, center 0.
     Columns where ``numeric`` is False keep center 0 and scale 1 (category indices are not rescaled).
+    Both are always finite: a column whose mean or standard deviation overflows float64 (values near 1e308)
+    is divided by its largest magnitude first, so its scale is at most that magnitude; a column that still
+    gives no finite figures (it holds inf) is an error naming it (``names``, else its index).
     """
+    from vaekit.errors import DataError
+
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"), _quiet_nan_warnings():
-        center = np.nan_to_num(np.nanmean(x, axis=0), nan=0.0)
-        scale = np.nan_to_num(np.nanstd(x, axis=0), nan=1.0)
-    scale = np.where(scale > 1e-12, scale, 1.0)
+        center = np.nanmean(x, axis=0)
+        scale = np.nanstd(x, axis=0)
+        observed = ~np.isnan(x).all(axis=0)
+        for j in np.flatnonzero(observed & ~(np.isfinite(center) & np.isfinite(scale))):
+            top = np.nanmax(np.abs(x[:, j]))
+            shrunk = x[:, j] / top
+            center[j], scale[j] = np.nanmean(shrunk) * top, np.nanstd(shrunk) * top
+            if not (np.isfinite(center[j]) and np.isfinite(scale[j])):
+                name = repr(names[j]) if names is not None else str(j)
+                raise DataError(f"column {name} has no finite mean and spread", "its cells must be finite numbers")
+    center = np.where(observed, center, 0.0)
+    scale = np.where(observed & (scale > 1e-12), scale, 1.0)
     if numeric is not None:
         center = np.where(numeric, center, 0.0)
         scale = np.where(numeric, scale, 1.0)
     return center, scale
+
+
+def standardise(x: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(x - center) / scale`` in float64, computed as ``x / scale - center / scale`` where ``x - center`` alone
+    would overflow (values of opposite sign near 1e308); NaN stays NaN."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = (x - center) / scale
+        overflowed = np.isinf(z) & np.isfinite(x)
+        if overflowed.any():
+            z = np.where(overflowed, x / scale - center / scale, z)
+    return z
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -38,10 +39,15 @@ from vaekit.errors import DataError, OptionError, RunFolderError
 from vaekit.evaluate.conditional import common_noise, row_chunks, weighted_draws
 from vaekit.model import VAE
 from vaekit.run import load
-from vaekit.utils import atomic_write_text, inference, standardisation
+from vaekit.utils import atomic_write_text, inference, standardisation, standardise
+
+log = logging.getLogger(__name__)
 
 SCORES = ("nll", "elbo", "recon")
 DETECTOR_FILE = "anomaly.json"
+# A value this many standard deviations (model units) from the training data is scored as if it were here: any
+# farther and the model's arithmetic overflows (a 1e308 cell gave NaN), and such a row is an anomaly anyway.
+FAR = 1e6
 
 # What changes when the rows are images (the rest of fit_detector's defaults holds for both): a conv trunk with
 # channel widths 32, 64 (an MLP on images keeps fit_detector's widths), a Bernoulli likelihood for pixels in
@@ -96,7 +102,9 @@ class Detector:
 
     ``center``/``scale`` standardise each feature as on the training data (``None``: used as they are);
     ``threshold`` is the anomaly score above which a row is flagged (the ``1 - contamination`` quantile of the
-    training scores); ``columns`` are the feature names of a CSV it was trained on.
+    training scores); ``columns`` are the feature names of a CSV it was trained on. A value more than
+    :data:`FAR` standard deviations from the training data is scored as if it were :data:`FAR` away (a warning
+    says so), so such a row gets a finite score among the highest.
 
     Scores are computed in float64, so that a row's score does not depend on how many rows share its batch.
     The detectors made by :func:`fit_detector` and :func:`load_detector` hold a float64 model of their own; a
@@ -132,13 +140,34 @@ class Detector:
         if not np.isfinite(x).all():
             raise DataError(f"{what} contains NaN or inf", "remove or fill those values")
         if self.center is not None:
-            x = (x - np.asarray(self.center)) / np.asarray(self.scale)
+            x = standardise(x, np.asarray(self.center), np.asarray(self.scale))
+        far = np.abs(x) > FAR
+        if far.any():
+            i, j = np.argwhere(far)[0]
+            name = repr(self.columns[j]) if self.columns is not None and len(self.columns) == x.shape[1] else j
+            log.warning(
+                "%d rows of %s lie more than %.0e standard deviations outside the training data (first: row %d "
+                "(from 0) in column %s); they are scored as if they were that far",
+                int(far.any(1).sum()),
+                what,
+                FAR,
+                i,
+                name,
+            )
+            x = np.clip(x, -FAR, FAR)
         return torch.from_numpy(x).to(self.vae.device).view(len(x), *self.vae.x_shape)
 
     def scores(self, x: np.ndarray | torch.Tensor, what: str = "the data") -> np.ndarray:
         """Anomaly scores ``(N,)``, higher is more anomalous."""
         vae = _as_float64(self.vae)
-        return anomaly_scores(vae, self.prepare(x, what), score=self.score, k=self.k, seed=self.seed).cpu().numpy()
+        scores = anomaly_scores(vae, self.prepare(x, what), score=self.score, k=self.k, seed=self.seed).cpu().numpy()
+        bad = ~np.isfinite(scores)
+        if bad.any():
+            raise DataError(
+                f"{int(bad.sum())} rows of {what} get no finite anomaly score (first: row {int(np.argmax(bad))})",
+                "their values are too far outside what this model can compute with; check those rows",
+            )
+        return scores
 
     def is_anomaly(self, scores: np.ndarray) -> np.ndarray:
         return (scores > self.threshold).astype(np.int64)
@@ -147,7 +176,14 @@ class Detector:
         """Write ``anomaly.json`` into the run folder that holds the model."""
         record = {k: v for k, v in asdict(self).items() if k != "vae"}
         record["threshold"] = float(self.threshold)
-        atomic_write_text(Path(run_dir) / DETECTOR_FILE, json.dumps(record, indent=2) + "\n")
+        try:
+            text = json.dumps(record, indent=2, allow_nan=False)  # JSON has no inf or NaN; never write them
+        except ValueError:
+            raise DataError(
+                f"the detector's threshold or standardisation is not finite (threshold {self.threshold})",
+                "check the training data for values near the float64 limit",
+            ) from None
+        atomic_write_text(Path(run_dir) / DETECTOR_FILE, text + "\n")
 
 
 def load_detector(run_dir: str | os.PathLike, *, device: str | torch.device = "cpu", verify: bool = True) -> Detector:
@@ -158,6 +194,8 @@ def load_detector(run_dir: str | os.PathLike, *, device: str | torch.device = "c
         raise RunFolderError(f"{run_dir} is not an anomaly detector (no {DETECTOR_FILE})", "make one with anomaly fit")
     try:
         record = json.loads(path.read_text())
+        if record.get("columns"):  # detectors fitted before byte-order marks were stripped kept one in a name
+            record["columns"] = [str(c).lstrip("\ufeff") for c in record["columns"]]
         return Detector(vae=load(run_dir, device=device, verify=verify).double(), **record)
     except (json.JSONDecodeError, TypeError) as err:
         raise RunFolderError(f"{path} is damaged ({err})", "fit the detector again") from None
@@ -183,7 +221,9 @@ class _Training:
     device: str
 
 
-def _train_once(settings: _Training, rows: np.ndarray, out: str | os.PathLike | None) -> TrainResult:
+def _train_once(
+    settings: _Training, rows: np.ndarray, out: str | os.PathLike | None, callbacks: Sequence[Any] = ()
+) -> TrainResult:
     """A fresh model fitted on ``rows`` ``(N, features)``; repeatable for the seed, the caller's RNG kept."""
     s = settings
     # every device's RNG is forked: the trainer reseeds the global RNG, on the GPU too when it trains there
@@ -203,6 +243,7 @@ def _train_once(settings: _Training, rows: np.ndarray, out: str | os.PathLike | 
             seed=s.seed,
             device=s.device,
             out=out,
+            callbacks=callbacks,
         )
 
 
@@ -234,12 +275,14 @@ def _trimmed(x: np.ndarray, detector: Detector, trim: float) -> np.ndarray | Non
     """Which rows to refit on: all but the ``trim`` share that ``detector`` scores worst (None: no refit)."""
     if not trim or round(len(x) * (1 - trim)) < 10:
         return None
+    log.info("scoring the %d training rows to set aside the %.0f%% the first model explains worst", len(x), 100 * trim)
     first = detector.scores(x, "the training data")
     return first <= np.quantile(first, 1.0 - trim)
 
 
 def _set_threshold(detector: Detector, x: np.ndarray) -> None:
     """Flag the ``contamination`` share of the training rows ``x``."""
+    log.info("scoring the %d training rows to set the threshold", len(x))
     train_scores = detector.scores(x, "the training data")
     detector.threshold = float(np.quantile(train_scores, 1.0 - detector.contamination))
     detector.extra["flagged_training_rows"] = int(detector.is_anomaly(train_scores).sum())
@@ -268,6 +311,7 @@ def fit_detector(
     device: str = "cpu",
     columns: Sequence[str] | None = None,
     out: str | os.PathLike | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> tuple[Detector, TrainResult]:
     """Train a VAE on ``x`` ``(N, features)`` (mostly normal rows) and set the threshold from its scores.
 
@@ -281,12 +325,14 @@ def fit_detector(
     after a first fit, the ``trim`` share of rows that score worst is set aside and a fresh model is fitted on
     the rest (when at least 10 rows remain). The threshold is still set on all rows. Training is repeatable
     for a ``seed`` and leaves the global RNG as it was. The detector owns the trained model, in float64.
+    ``callbacks`` (e.g. a progress bar) are passed to each training run. Standardisation is always finite (see
+    :func:`vaekit.utils.standardisation`): a row with a value far out, even near 1e308, is scored highest.
     """
     _check_detector_options(score, contamination, trim, sigma)
     x, x_shape = _training_rows(x, image_shape)
     standardize = likelihood == "gaussian" if standardize is None else standardize
-    center, scale = standardisation(x) if standardize else (None, None)
-    xt = (x - center) / scale if standardize else x
+    center, scale = standardisation(x, names=columns) if standardize else (None, None)
+    xt = standardise(x, center, scale) if standardize else x
     settings = _Training(
         x_shape=x_shape, arch=arch, likelihood=likelihood, latent_dim=latent_dim or max(1, min(4, x.shape[1] - 1)),
         hidden=hidden, sigma=sigma, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
@@ -301,11 +347,13 @@ def fit_detector(
             columns=list(columns) if columns is not None else None, extra={"trim": trim},
         )  # fmt: skip
 
-    result = _train_once(settings, xt, None if trim else out)
+    log.info("training on %d rows of %d features", len(x), x.shape[1])
+    result = _train_once(settings, xt, None if trim else out, callbacks)
     detector = detector_for(result)
     keep = _trimmed(x, detector, trim)
     if keep is not None:
-        result = _train_once(settings, xt[keep], out)
+        log.info("training again on the %d rows the first model explains best", int(keep.sum()))
+        result = _train_once(settings, xt[keep], out, callbacks)
         detector = detector_for(result)
     _set_threshold(detector, x)
     if out is not None:
@@ -352,12 +400,15 @@ def load_rows(
     split: str = "train",
     label_column: str | None = None,
     drop: Sequence[str] = (),
+    sep: str | None = None,
+    decimal: str | None = None,
 ) -> Rows:
     """The rows of a ``.csv`` (header row), ``.npy`` or ``.npz`` file, or of a registered (image) data set's
     ``split`` (its images flattened; labels of that split, else of ``train``). ``label_column`` and ``drop``
-    name CSV columns to take out as labels or leave out."""
+    name CSV columns to take out as labels or leave out; a CSV's separator and decimal mark are detected
+    unless ``sep`` and ``decimal`` are given (see :mod:`vaekit.data.table`)."""
     if Path(data).suffix.lower() in FILE_SUFFIXES:
-        x, names, labels = read_features(data, label_column=label_column, drop=drop)
+        x, names, labels = read_features(data, label_column=label_column, drop=drop, sep=sep, decimal=decimal)
         return Rows(x, names, labels)
     if str(data) not in dataset_names():
         raise DataError(f"cannot read {str(data)!r}", "give a .csv, .npy or .npz file or a registered data set")
@@ -402,12 +453,16 @@ def fit_detector_on(
     *,
     data_dir: str | os.PathLike | None = None,
     drop: Sequence[str] = (),
+    sep: str | None = None,
+    decimal: str | None = None,
     **options: Any,
 ) -> DetectorFit:
     """Fit a detector on a file or registered data set (see :func:`load_rows`) and save it as the run folder
     ``out``. ``options`` are :func:`fit_detector`'s keywords; what is not given takes its defaults, under
     :data:`IMAGE_DEFAULTS` for image data."""
-    rows = load_rows(data, data_dir=data_dir, split="train", drop=drop)
+    rows = load_rows(data, data_dir=data_dir, split="train", drop=drop, sep=sep, decimal=decimal)
+    if rows.image_shape is not None:
+        log.info("%s: training on its train split (%d rows)", data, len(rows.x))
     detector, result = fit_detector(rows.x, columns=rows.names, out=out, **detector_options(rows.image_shape, options))
     return DetectorFit(detector, result, len(rows.x))
 
@@ -428,6 +483,8 @@ class ScoredFile:
 
 def scores_csv(scores: np.ndarray, flags: np.ndarray) -> str:
     """CSV text: a header ``anomaly_score,is_anomaly`` and one row per score (exact float repr)."""
+    if not np.isfinite(scores).all():
+        raise DataError("some anomaly scores are not finite", "check the rows for values near the float64 limit")
     lines = ["anomaly_score,is_anomaly"]
     lines += [f"{s!r},{f}" for s, f in zip(scores.tolist(), flags.tolist(), strict=True)]
     return "\n".join(lines) + "\n"
@@ -443,12 +500,15 @@ def score_file(
     split: str = "test",
     device: str | torch.device = "cpu",
     verify: bool = True,
+    sep: str | None = None,
+    decimal: str | None = None,
 ) -> ScoredFile:
     """Score every row of ``data`` with the detector in ``run_dir`` and write ``output`` (.csv, atomically).
 
     ``labels`` is a labels file (.npy/.csv/.txt) or the name of a column of a ``.csv`` ``data`` file (taken
-    out of the features); with it, the ROC-AUC and average precision are computed too. Nothing is written
-    when anything fails. ``verify=False`` loads weights that do not match their recorded sha256.
+    out of the features); with it, the ROC-AUC and average precision are computed too. A CSV's ``sep`` and
+    ``decimal`` are detected unless given. Nothing is written when anything fails.
+    ``verify=False`` loads weights that do not match their recorded sha256.
     """
     output = check_output(output, {".csv"})
     detector = load_detector(run_dir, device=device, verify=verify)
@@ -456,7 +516,7 @@ def score_file(
     column = labels if labels is not None and not label_file else None
     if column is not None and Path(data).suffix.lower() != ".csv":
         raise DataError(f"no labels file {labels!r}", "give an existing file, or a column name of a .csv")
-    rows = load_rows(data, data_dir=data_dir, split=split, label_column=column)
+    rows = load_rows(data, data_dir=data_dir, split=split, label_column=column, sep=sep, decimal=decimal)
     if detector.columns is not None and rows.names is not None and rows.names != detector.columns:
         raise DataError(
             f"{data} has feature columns {rows.names}, the detector was trained on {detector.columns}",

@@ -20,6 +20,7 @@ defaults; ``VAEImputer`` repeats them and a test keeps the two in step) and retu
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -41,9 +42,12 @@ from vaekit.errors import DataError, OptionError
 from vaekit.evaluate.conditional import common_noise, row_chunks, weighted_draws
 from vaekit.model import VAE
 from vaekit.run import Run
-from vaekit.utils import atomic_write_text, inference, standardisation
+from vaekit.utils import atomic_write_text, inference, standardisation, standardise
 
+log = logging.getLogger(__name__)
 MASKS = ("half", "random")
+# as vaekit.apps.anomaly.FAR: the encoder sees a value farther than this (in standard deviations) as this far
+FAR = 1e6
 
 
 def check_rows_observed(x: torch.Tensor | np.ndarray, what: str = "the data") -> None:
@@ -221,7 +225,8 @@ class Imputer:
     ``categories``: per column 0 (numeric, standardised with ``center`` and ``scale``) or its number of levels
     (codes 0..K-1, never rescaled). :meth:`transform` fills each NaN of rows ``(N, D)`` with E[x_m | x_o] and
     :meth:`sample` draws completions from p(x_m | x_o), with ``k`` importance samples and ``seed``; observed
-    cells come back bit for bit.
+    cells come back bit for bit. ``names`` name the columns in errors. A filled cell that overflows float64
+    (a column near 1e308) is an error naming its column, never an infinite value.
     """
 
     vae: VAE
@@ -231,15 +236,28 @@ class Imputer:
     k: int = 1000
     seed: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    names: tuple[str, ...] | None = None
 
     def prepare(self, x: np.ndarray) -> torch.Tensor:
-        """Rows ``(N, D)`` standardised as the training table, on the model's device."""
-        return torch.from_numpy((np.asarray(x, dtype=np.float64) - self.center) / self.scale).to(self.vae.device)
+        """Rows ``(N, D)`` standardised as the training table (clipped at :data:`FAR`), on the model's device."""
+        z = np.clip(standardise(x, self.center, self.scale), -FAR, FAR)
+        return torch.from_numpy(z).to(self.vae.device)
 
     def restore(self, x: np.ndarray, filled: torch.Tensor) -> np.ndarray:
         """``x`` with its NaN cells taken from ``filled`` (model units) in the table's units."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = filled.cpu().numpy() * self.scale + self.center
         # observed entries come back bit for bit, not through the round trip of standardisation
-        return np.where(np.isnan(x), filled.cpu().numpy() * self.scale + self.center, x)
+        out = np.where(np.isnan(x), values, x)
+        bad = ~np.isfinite(out)  # x itself holds no inf (check_rows_observed)
+        if bad.any():
+            j = int(np.argwhere(bad)[0][-1])
+            name = repr(self.names[j]) if self.names is not None else f"feature {j}"
+            raise DataError(
+                f"the values filled into column {name} do not fit in float64",
+                "its values come near the limit (+-1.8e308); rescale that column",
+            )
+        return out
 
     def transform(self, x: np.ndarray, *, k: int | None = None) -> np.ndarray:
         """``x`` ``(N, D)`` with each missing entry replaced by its conditional mean."""
@@ -267,6 +285,8 @@ def fit_imputer(
     seed: int = 0,
     device: str = "cpu",
     what: str = "the data",
+    names: Sequence[str] | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> tuple[Imputer, TrainResult]:
     """Train a MIWAE model on the incomplete table ``x`` ``(N, D)`` (NaN = missing) and return its imputer.
 
@@ -274,7 +294,8 @@ def fit_imputer(
     standardised on their observed values and get a Gaussian one (tanh MLP trunks of ``hidden`` widths, a
     latent of ``min(16, D - 1)`` by default). Trained on the importance-weighted bound with
     ``n_train_samples`` draws (Mattei & Frellsen 2019, arXiv:1812.02633); the imputer uses ``k`` draws.
-    Repeatable for a ``seed``; the caller's RNG is left as it was.
+    Repeatable for a ``seed``; the caller's RNG is left as it was. ``names`` name the columns in errors;
+    ``callbacks`` (e.g. a progress bar) go to the trainer.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
@@ -284,7 +305,7 @@ def fit_imputer(
     if empty.any():
         raise DataError(f"feature {int(np.flatnonzero(empty)[0])} has no observed value", "drop it")
     categories = level_counts(x, categorical_features)
-    center, scale = standardisation(x, numeric=np.array([c == 0 for c in categories]))
+    center, scale = standardisation(x, numeric=np.array([c == 0 for c in categories]), names=names)
     mixed = any(categories)
     # every device's RNG is forked: the trainer reseeds the global RNG, on the GPU too when it trains there
     with torch.random.fork_rng():
@@ -300,7 +321,7 @@ def fit_imputer(
         )
         result = fit(
             vae,
-            ((x - center) / scale).astype(np.float32),
+            standardise(x, center, scale).astype(np.float32),
             objective="iwae",
             k=n_train_samples,
             epochs=epochs,
@@ -310,9 +331,13 @@ def fit_imputer(
             val_fraction=val_fraction,
             seed=seed,
             device=device,
+            callbacks=callbacks,
         )
     # float64 so that a row's imputation does not depend on how many rows share its batch
-    imputer = Imputer(result.vae.double(), categories, center, scale, k=k, seed=seed, history=result.history)
+    imputer = Imputer(
+        result.vae.double(), categories, center, scale, k=k, seed=seed, history=result.history,
+        names=None if names is None else tuple(names),
+    )  # fmt: skip
     return imputer, result
 
 
@@ -334,12 +359,21 @@ class TableImputation:
     categorical_accuracy: float | None = None
 
 
-def read_table_or_dataset(data: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Table:
-    """A :class:`vaekit.data.table.Table` from a CSV with a header row, or a registered data set's training
-    examples flattened into columns ``x0, x1, ...``."""
+def read_table_or_dataset(
+    data: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    split: str = "train",
+    sep: str | None = None,
+    decimal: str | None = None,
+) -> Table:
+    """A :class:`vaekit.data.table.Table` from a CSV with a header row (``sep`` and ``decimal`` detected unless
+    given), or the examples of a registered data set's ``split``, flattened into columns ``x0, x1, ...``."""
     if str(data) in dataset_names():
-        return table_from_array(load_dataset(str(data), data_dir).split("train").numpy())
-    return read_table(data)
+        x = load_dataset(str(data), data_dir).split(split).numpy()
+        log.info("%s: using its %s split (%d rows; --split chooses another)", data, split, len(x))
+        return table_from_array(x)
+    return read_table(data, sep=sep, decimal=decimal)
 
 
 def impute_table(
@@ -350,6 +384,9 @@ def impute_table(
     n_imputations: int | None = None,
     remove: float | None = None,
     seed: int = 0,
+    split: str = "train",
+    sep: str | None = None,
+    decimal: str | None = None,
     **options: Any,
 ) -> TableImputation:
     """Fill the missing cells of a table (see :func:`read_table_or_dataset`) and write ``output`` (.csv).
@@ -358,23 +395,30 @@ def impute_table(
     Without ``n_imputations`` each missing cell gets its conditional mean (the most probable level for text
     columns), under the input's column names, order and types; with it, ``n_imputations`` draws per row in
     long format (leading columns ``imputation``, ``row``). ``remove`` first hides that share of the observed
-    cells at random (seeded) and reports the error on them. Nothing is written when anything fails.
+    cells at random (seeded) and reports the error on them. ``split`` is the split of a registered data set;
+    ``sep`` and ``decimal`` say how a CSV is written (detected unless given). The output is a plain CSV
+    (``,`` between cells, ``.`` in numbers) with finite numbers only. Nothing is written when anything fails.
     """
     output = check_output(output, {".csv"})
     if n_imputations is not None and n_imputations < 1:
         raise OptionError(f"the number of imputations must be at least 1, got {n_imputations}")
-    table = read_table_or_dataset(data, data_dir)
+    table = read_table_or_dataset(data, data_dir, split=split, sep=sep, decimal=decimal)
     values = table.values if remove is None else remove_at_random(table.values, remove, seed=seed)
     check_rows_observed(values, str(data))
     imputer, result = fit_imputer(
-        values, categorical_features=table.categorical_indices, seed=estimator_seed(seed), what=str(data), **options
+        values,
+        categorical_features=table.categorical_indices,
+        seed=estimator_seed(seed),
+        what=str(data),
+        names=table.names,
+        **options,
     )
     if n_imputations is None:
         filled = imputer.transform(values)
         text = format_table(table.columns, filled)
     else:
         draws = imputer.sample(values, n_imputations)
-        filled = draws.mean(0)
+        filled = (draws / n_imputations).sum(0)  # a mean that cannot overflow near 1e308
         n = len(values)
         lead = [
             ("imputation", [m + 1 for m in range(n_imputations) for _ in range(n)]),

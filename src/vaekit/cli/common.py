@@ -67,12 +67,19 @@ def parse_ints(text: str | None, flag: str = "--hidden") -> list[int] | None:
 
 
 def setup_logging(quiet: bool, console: Any = None) -> None:
-    """Log lines to stderr; on a terminal through the progress bar's rich console, so they print above the bar."""
+    """Log lines to stderr; on a terminal through the progress bar's rich console, so they print above the bar.
+
+    A bar's handler left by an earlier command in the same process is removed first: its console is gone.
+    """
     level = logging.WARNING if quiet else logging.INFO
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "vaekit_bar", False)]:
+        root.removeHandler(handler)
     if console is not None:
         from rich.logging import RichHandler
 
-        handler: logging.Handler = RichHandler(console=console, show_time=False, show_path=False, show_level=False)
+        handler = RichHandler(console=console, show_time=False, show_path=False, show_level=False)
+        handler.vaekit_bar = True
         logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
     else:
         logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
@@ -125,11 +132,19 @@ class ProgressBar:
         )
         self.run_task = None
         self.task = None
+        self.runs = 0  # training runs followed (an anomaly detector trains twice: fit, then refit)
 
     def on_fit_start(self, trainer) -> None:
+        for task in list(self.progress.task_ids):  # a second training run (a refit) starts its own bars
+            self.progress.remove_task(task)
+        self.task = None
+        self.runs += 1
         self.progress.start()
         self.run_task = self.progress.add_task(
-            "run", total=trainer.epochs, completed=trainer.epoch, note=self._best(trainer)
+            "run" if self.runs == 1 else f"run {self.runs}",
+            total=trainer.epochs,
+            completed=trainer.epoch,
+            note=self._best(trainer),
         )
 
     def on_epoch_start(self, trainer, epoch: int) -> None:

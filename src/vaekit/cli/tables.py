@@ -2,13 +2,17 @@
 
 Each command parses its options, makes one call into :mod:`vaekit.apps.anomaly` or :mod:`vaekit.apps.imputation`
 and prints the record it gets back. Options the user leaves out are not passed on, so the defaults are the
-library's (shown in the help from the function's signature).
+library's (shown in the help from the function's signature). The library's log lines (what the table reader
+decided, which training stage runs) go to stderr; on a terminal, training shows a progress bar over epochs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable
+import logging
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,7 @@ import typer
 
 from vaekit.apps import anomaly as anomaly_apps
 from vaekit.apps import imputation as imputation_apps
-from vaekit.cli.common import DATA_HELP, NoVerify, app, parse_ints
+from vaekit.cli.common import DATA_HELP, NoVerify, ProgressBar, app, parse_ints, setup_logging
 from vaekit.data.registry import dataset_names
 from vaekit.errors import VaekitError
 from vaekit.run import Run
@@ -26,6 +30,31 @@ anomaly_app = typer.Typer(
 )
 app.add_typer(anomaly_app, name="anomaly")
 FEATURES_HELP = ".csv (header row), .npy or .npz file, or a registered image data set"
+SEP_HELP = "CSV separator: , ; tab | [default: detected]"
+DECIMAL_HELP = "decimal mark of CSV numbers: . or , [default: detected]"
+
+
+# per-epoch lines and the run folder's pictures are train's business; here the bar (on a terminal) replaces them
+_CHATTY = ("vaekit.train.trainer", "vaekit.apps.fit")
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[list[Any]]:
+    """Log lines to stderr inside the block, and the callbacks a training run gets: a progress bar on a
+    terminal, else none. The trainer's per-epoch lines are held back (their loggers' levels are restored)."""
+    callbacks = [ProgressBar()] if sys.stderr.isatty() else []
+    setup_logging(False, callbacks[0].console if callbacks else None)
+    loggers = [logging.getLogger(name) for name in _CHATTY]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield callbacks
+    finally:
+        for bar in callbacks:  # an error or Ctrl-C must not leave the bar drawn over the message
+            bar.progress.stop()
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _shown(value: Any) -> str:
@@ -57,6 +86,7 @@ def _hidden(text: str | None) -> tuple[int, ...] | None:
 
 # the library functions whose signatures give the options' defaults
 _score, _impute, _inpaint = anomaly_apps.score_file, imputation_apps.fit_imputer, imputation_apps.inpaint_run
+_impute_table = imputation_apps.impute_table
 
 
 @anomaly_app.command("fit")
@@ -88,6 +118,8 @@ def anomaly_fit(
     patience: int = typer.Option(None, "--patience", help=_fit_default("patience")),
     k: int = typer.Option(None, "--k", help="importance samples per row for the nll score" + _fit_default("k")),
     drop: str = typer.Option(None, "--drop", help="CSV columns to leave out, e.g. id,label"),
+    sep: str = typer.Option(None, "--sep", help=SEP_HELP),
+    decimal: str = typer.Option(None, "--decimal", help=DECIMAL_HELP),
     seed: int = typer.Option(None, "--seed", help=_fit_default("seed")),
     device: str = typer.Option(None, "--device", help="auto | cpu | cuda | mps" + _fit_default("device")),
 ) -> None:
@@ -102,7 +134,12 @@ def anomaly_fit(
     if sigma is not None:
         options["sigma"] = sigma or None  # 0: learn a scale per feature
     drop_columns = [c.strip() for c in drop.split(",") if c.strip()] if drop else []
-    fitted = anomaly_apps.fit_detector_on(data, out, data_dir=data_dir, drop=drop_columns, **options)
+    with _progress() as callbacks:
+        if callbacks:
+            options["callbacks"] = callbacks
+        fitted = anomaly_apps.fit_detector_on(
+            data, out, data_dir=data_dir, drop=drop_columns, **_given(sep=sep, decimal=decimal), **options
+        )
     detector = fitted.detector
     typer.echo(
         f"wrote {out}: {fitted.rows} rows, {fitted.epochs} epochs, {detector.score} threshold "
@@ -118,11 +155,14 @@ def anomaly_score(
     labels: str = typer.Option(None, "--labels", help="labels file (.npy/.csv/.txt) or a column of the data CSV"),
     data_dir: Path = typer.Option(None, "--data-dir"),
     split: str = typer.Option(None, "--split", help="split of a registered data set" + _default(_score, "split")),
+    sep: str = typer.Option(None, "--sep", help=SEP_HELP),
+    decimal: str = typer.Option(None, "--decimal", help=DECIMAL_HELP),
     no_verify: NoVerify = None,  # left out: None, as every option here (the library verifies by default)
 ) -> None:
     """Score every row (higher is more anomalous) and flag those above the detector's threshold."""
-    given = _given(labels=labels, data_dir=data_dir, split=split)
-    scored = anomaly_apps.score_file(run, data, output, verify=not no_verify, **given)
+    given = _given(labels=labels, data_dir=data_dir, split=split, sep=sep, decimal=decimal)
+    with _progress():
+        scored = anomaly_apps.score_file(run, data, output, verify=not no_verify, **given)
     typer.echo(f"wrote {scored.output}: {len(scored.scores)} rows, {scored.flagged} flagged as anomalies")
     if scored.metrics is not None:
         m = scored.metrics
@@ -132,10 +172,15 @@ def anomaly_score(
 @app.command()
 def impute(
     data: str = typer.Option(
-        ..., "--data", help=".csv with a header row (empty cells and NaN are missing), or a registered data set"
+        ..., "--data", help=".csv with a header row (empty, NA, NaN, ?, null... are missing), or a registered data set"
     ),
     output: Path = typer.Option(..., "-o", "--output", help=".csv with the input's columns, missing cells filled"),
     data_dir: Path = typer.Option(None, "--data-dir"),
+    split: str = typer.Option(
+        None, "--split", help="split of a registered data set" + _default(_impute_table, "split")
+    ),
+    sep: str = typer.Option(None, "--sep", help=SEP_HELP),
+    decimal: str = typer.Option(None, "--decimal", help=DECIMAL_HELP),
     n_imputations: int = typer.Option(
         None, "--n-imputations", help="write M draws in long format (columns imputation, row, ...) [default: means]"
     ),
@@ -151,11 +196,15 @@ def impute(
 ) -> None:
     """Fill the missing cells of a table (numeric and text columns) with a VAE trained on it (MIWAE)."""
     options = _given(
-        epochs=epochs, k=k, latent_dim=latent_dim, hidden=_hidden(hidden), seed=seed, device=device
+        epochs=epochs, k=k, latent_dim=latent_dim, hidden=_hidden(hidden), seed=seed, device=device, split=split,
+        sep=sep, decimal=decimal,
     )  # fmt: skip
-    done = imputation_apps.impute_table(
-        data, output, data_dir=data_dir, n_imputations=n_imputations, remove=remove, **options
-    )
+    with _progress() as callbacks:
+        if callbacks:
+            options["callbacks"] = callbacks
+        done = imputation_apps.impute_table(
+            data, output, data_dir=data_dir, n_imputations=n_imputations, remove=remove, **options
+        )
     typer.echo(f"wrote {done.output}: {done.missing} missing cells of {done.cells} filled ({done.epochs} epochs)")
     if done.numeric_mse is not None:
         typer.echo(
