@@ -107,6 +107,42 @@ def test_ctrl_c_during_evaluate_exits_130_and_writes_nothing(run, tmp_path):
     assert not figures.exists()
 
 
+def interrupt_when_logged(proc: subprocess.Popen, text: str) -> str:
+    """Send Ctrl-C once ``text`` appears on the process's stderr; returns the rest of its stderr."""
+    seen: list[str] = []
+
+    def logged() -> bool:
+        seen.append(proc.stderr.readline())
+        return text in seen[-1]
+
+    wait_for(logged, proc)
+    time.sleep(0.5)  # into the training itself
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=60)[1]
+
+
+def test_ctrl_c_during_anomaly_fit_exits_130_and_the_same_command_then_works(tmp_path):
+    out = tmp_path / "detector"
+    command = ["anomaly", "fit", "--data", "digits", "--out", str(out), "--k", "5", "--hidden", "16"]
+    proc = start(*command, "--epochs", "100000", "--patience", "100000", cwd=tmp_path)
+    err = interrupt_when_logged(proc, "training on")
+    assert proc.returncode == 130, err
+    assert "interrupted while fitting the detector" in one_error(err)
+    assert not out.exists(), "a half-fitted detector is not kept"
+    with one_thread():
+        assert main([*command, "--epochs", "2"]) == 0
+
+
+def test_ctrl_c_during_impute_exits_130_and_writes_nothing(tmp_path):
+    output = tmp_path / "filled.csv"
+    proc = start("impute", "--data", "digits", "--remove", "0.1", "-o", str(output), "--epochs", "100000", cwd=tmp_path)
+    err = interrupt_when_logged(proc, "digits")
+    assert proc.returncode == 130, err
+    line = one_error(err)
+    assert line.startswith("error: interrupted") and "nothing was written" in line, line
+    assert not output.exists()
+
+
 def test_an_interrupt_between_files_of_a_checkpoint_waits_for_the_last_one(tmp_path):
     from vaekit.utils import interrupts_deferred
 

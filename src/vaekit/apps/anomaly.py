@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,10 +36,11 @@ from vaekit.apps.generation import check_output
 from vaekit.build import build_vae
 from vaekit.data.registry import dataset_names, load_dataset
 from vaekit.data.table import read_features, read_labels
-from vaekit.errors import DataError, OptionError, RunFolderError
+from vaekit.errors import DataError, Interrupted, OptionError, RunFolderError
 from vaekit.evaluate.conditional import common_noise, row_chunks, weighted_draws
 from vaekit.model import VAE
 from vaekit.run import load
+from vaekit.train.checkpoint import RunFolder
 from vaekit.utils import atomic_write_text, inference, standardisation, standardise
 
 log = logging.getLogger(__name__)
@@ -347,17 +349,25 @@ def fit_detector(
             columns=list(columns) if columns is not None else None, extra={"trim": trim},
         )  # fmt: skip
 
+    if out is not None and not RunFolder(out).is_empty():  # before training, not after the first of two fits
+        raise RunFolderError(f"run folder {out} already exists", "give another --out")
     log.info("training on %d rows of %d features", len(x), x.shape[1])
-    result = _train_once(settings, xt, None if trim else out, callbacks)
-    detector = detector_for(result)
-    keep = _trimmed(x, detector, trim)
-    if keep is not None:
-        log.info("training again on the %d rows the first model explains best", int(keep.sum()))
-        result = _train_once(settings, xt[keep], out, callbacks)
+    try:
+        result = _train_once(settings, xt, None if trim else out, callbacks)
         detector = detector_for(result)
-    _set_threshold(detector, x)
-    if out is not None:
-        detector.save(out)
+        keep = _trimmed(x, detector, trim)
+        if keep is not None:
+            log.info("training again on the %d rows the first model explains best", int(keep.sum()))
+            result = _train_once(settings, xt[keep], out, callbacks)
+            detector = detector_for(result)
+        _set_threshold(detector, x)
+        if out is not None:
+            detector.save(out)
+    except KeyboardInterrupt:
+        # a detector is fitted in one go: a half-fitted folder is of no use, and would block the same command
+        if out is not None and not (Path(out) / DETECTOR_FILE).is_file():
+            shutil.rmtree(out, ignore_errors=True)
+        raise Interrupted("interrupted while fitting the detector", "nothing was kept: run the command again") from None
     return detector, result
 
 

@@ -48,8 +48,16 @@ def _interruptible(callback: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-for _command in app.registered_commands:
-    _command.callback = _interruptible(_command.callback)
+def _wrap_commands(typer_app: typer.Typer) -> None:
+    """Make every command of ``typer_app`` and its sub-apps (``vaekit anomaly ...``) report Ctrl-C."""
+    for command in typer_app.registered_commands:
+        command.callback = _interruptible(command.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _wrap_commands(group.typer_instance)
+
+
+_wrap_commands(app)
 
 # hints for the file-system errors a user can fix
 _OS_HINTS = {
