@@ -74,6 +74,7 @@ def epochs_done(folder: Path) -> int:
 
 
 # 1. Ctrl-C ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # real processes and signals: CI runs it with -m slow
 def test_ctrl_c_during_training_exits_130_says_the_epoch_and_the_run_resumes(tmp_path):
     out = tmp_path / "run"
     proc = start("train", "--out", str(out), "--epochs", "300", "--hidden", "32", cwd=tmp_path)
@@ -90,6 +91,7 @@ def test_ctrl_c_during_training_exits_130_says_the_epoch_and_the_run_resumes(tmp
     assert epochs_done(out) == done + 1
 
 
+@pytest.mark.slow  # real processes and signals: CI runs it with -m slow
 def test_ctrl_c_during_evaluate_exits_130_and_writes_nothing(run, tmp_path):
     figures = tmp_path / "figures.json"
     proc = start("evaluate", str(run), "--k", "200000", "--json", str(figures), cwd=tmp_path)
@@ -121,6 +123,7 @@ def interrupt_when_logged(proc: subprocess.Popen, text: str) -> str:
     return proc.communicate(timeout=60)[1]
 
 
+@pytest.mark.slow  # real processes and signals: CI runs it with -m slow
 def test_ctrl_c_during_anomaly_fit_exits_130_and_the_same_command_then_works(tmp_path):
     out = tmp_path / "detector"
     command = ["anomaly", "fit", "--data", "digits", "--out", str(out), "--k", "5", "--hidden", "16"]
@@ -133,6 +136,7 @@ def test_ctrl_c_during_anomaly_fit_exits_130_and_the_same_command_then_works(tmp
         assert main([*command, "--epochs", "2"]) == 0
 
 
+@pytest.mark.slow  # real processes and signals: CI runs it with -m slow
 def test_ctrl_c_during_impute_exits_130_and_writes_nothing(tmp_path):
     output = tmp_path / "filled.csv"
     proc = start("impute", "--data", "digits", "--remove", "0.1", "-o", str(output), "--epochs", "100000", cwd=tmp_path)
@@ -141,6 +145,46 @@ def test_ctrl_c_during_impute_exits_130_and_writes_nothing(tmp_path):
     line = one_error(err)
     assert line.startswith("error: interrupted") and "nothing was written" in line, line
     assert not output.exists()
+
+
+class InterruptAt:
+    """A trainer callback that presses Ctrl-C when epoch ``epoch`` starts."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_epoch_start(self, trainer, epoch: int) -> None:
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_training_says_how_far_it_got_and_resumes(tmp_path):
+    import vaekit
+    from vaekit.errors import Interrupted
+
+    out, config = tmp_path / "run", {"train": {"epochs": 3, "report": False}, "model": {"hidden": [16]}}
+    with one_thread(), pytest.raises(Interrupted, match=r"after epoch 1 of 3 \(continue with vaekit train --resume"):
+        vaekit.train(config, out=out, callbacks=[InterruptAt(2)])
+    assert epochs_done(out) == 1 and not (out / ".lock").exists()
+    with one_thread():
+        assert vaekit.train(out=out, resume=True).summary["epochs_run"] == 3
+
+
+def test_ctrl_c_inside_any_command_exits_130_with_one_line(monkeypatch, tmp_path, capsys):
+    import vaekit
+    from vaekit.apps import anomaly
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vaekit, "train", interrupted)
+    monkeypatch.setattr(anomaly, "fit_detector_on", interrupted)
+    for argv in (
+        ["train", "--out", str(tmp_path / "r")],
+        ["anomaly", "fit", "--data", "digits", "--out", str(tmp_path / "d")],
+    ):
+        assert main(argv) == 130
+        assert one_error(capsys.readouterr().err).startswith("error: interrupted")
 
 
 def test_an_interrupt_between_files_of_a_checkpoint_waits_for_the_last_one(tmp_path):
@@ -184,6 +228,7 @@ def test_resume_of_a_folder_that_is_no_run_still_refuses(tmp_path, capsys):
 
 
 # 3. two writers ----------------------------------------------------------------------------------------------
+@pytest.mark.slow  # real processes and signals: CI runs it with -m slow
 def test_a_second_writer_is_refused_while_the_first_runs_and_a_dead_holder_leaves_no_lock(tmp_path, capsys):
     out = tmp_path / "run"
     first = start("train", "--out", str(out), "--epochs", "300", "--hidden", "32", cwd=tmp_path)

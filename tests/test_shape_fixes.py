@@ -86,7 +86,7 @@ def test_train_help_shows_the_config_defaults(capsys):
     assert main(["train", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "--epochs INTEGER" in text or "--epochs <int>" in text
-    assert "maximum epochs [default: 100]" in text and "AdamW learning rate [default: 0.001]" in text
+    assert "maximum epochs [default: 100;" in text and "AdamW learning rate [default: 0.001]" in text
 
 
 def test_sigma_vae_is_credited_to_its_authors():
