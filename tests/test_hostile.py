@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -95,15 +96,7 @@ def test_ctrl_c_during_training_exits_130_says_the_epoch_and_the_run_resumes(tmp
 def test_ctrl_c_during_evaluate_exits_130_and_writes_nothing(run, tmp_path):
     figures = tmp_path / "figures.json"
     proc = start("evaluate", str(run), "--k", "200000", "--json", str(figures), cwd=tmp_path)
-    seen = []
-
-    def evaluating() -> bool:
-        seen.append(proc.stderr.readline())
-        return "evaluating" in seen[-1]
-
-    wait_for(evaluating, proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    err = interrupt_when_logged(proc, "evaluating")
     assert proc.returncode == 130, err
     assert "interrupted" in one_error(err)
     assert not figures.exists()
@@ -117,7 +110,12 @@ def interrupt_when_logged(proc: subprocess.Popen, text: str) -> str:
         seen.append(proc.stderr.readline())
         return text in seen[-1]
 
-    wait_for(logged, proc)
+    watchdog = threading.Timer(120, proc.kill)  # readline blocks: a message that never comes must not hang
+    watchdog.start()
+    try:
+        wait_for(logged, proc)
+    finally:
+        watchdog.cancel()
     time.sleep(0.5)  # into the training itself
     proc.send_signal(signal.SIGINT)
     return proc.communicate(timeout=60)[1]
