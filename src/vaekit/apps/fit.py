@@ -7,7 +7,6 @@ run folder; what depends on the kind of data (checks, pictures) is asked of the 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
@@ -20,13 +19,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaekit.apps.claim import claim_folder, interrupted, release_folder
 from vaekit.apps.generation import model_input
 from vaekit.apps.images import plot_losses
 from vaekit.build import build_vae
 from vaekit.config import DataConfig, RunConfig, merge, parse_run_config, settings_lines
 from vaekit.data.dataset import Dataset, held_out_binarization
 from vaekit.data.registry import load_dataset, preset
-from vaekit.errors import DataError, Interrupted, RunFolderError, VaekitError
+from vaekit.errors import DataError, Interrupted, VaekitError
 from vaekit.modalities import Modality, modality_of, modality_of_run
 from vaekit.model import VAE, LadderVAE
 from vaekit.objectives import LinearWarmup, beta_tc, elbo, iwae
@@ -57,66 +57,6 @@ def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch
     n_val = min(n - 1, max(1, round(n * fraction)))
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return x[perm[n_val:]], x[perm[:n_val]]
-
-
-def _claim_folder(
-    out: str | os.PathLike | None, resume: bool, restart: bool = False, verify: bool = True
-) -> RunFolder | None:
-    """The run folder ``out``, locked by this process (rank 0) for the run; checked only once it is held.
-
-    A new run needs an empty or absent folder, a resumed one a checkpoint, and a ``restart`` (a run with no
-    completed epoch, started again) a folder whose earlier training files are then removed.
-    """
-    if out is None:
-        if resume:
-            raise VaekitError("--resume needs the run folder", "give --out RUN")
-        return None
-    folder = RunFolder(out, verify=verify)
-    if folder.path.exists() and not folder.path.is_dir():
-        raise RunFolderError(f"--out {folder.path} is a file, not a folder", "give a folder for the run")
-    created = not folder.path.exists()
-    lock = folder.lock()
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes the folder and holds its lock
-        lock.acquire()
-    try:
-        if resume and not folder.has_state():
-            raise RunFolderError(
-                f"nothing to resume in {folder.path} (no {RunFolder.STATE})", "start a new run instead"
-            )
-        if restart:
-            folder.clear_training()
-        elif not resume and not folder.is_empty():
-            raise VaekitError(
-                f"run folder {folder.path} already exists", "use --resume to continue it, or another --out"
-            )
-    except BaseException:
-        lock.release()
-        if created and folder.is_empty():
-            folder.path.rmdir()
-        raise
-    folder.held_lock, folder.created = lock, created
-    return folder
-
-
-def _release(folder: RunFolder | None) -> None:
-    """Give up the folder's lock; a folder this run created and left empty (it failed early) goes too."""
-    if folder is None:
-        return
-    if folder.held_lock is not None:
-        folder.held_lock.release()
-    if folder.created and folder.is_empty():
-        with contextlib.suppress(OSError):
-            folder.path.rmdir()
-
-
-def _interrupted(folder: RunFolder | None, epoch: int | None, epochs: int, resume: bool = False) -> Interrupted:
-    """The message of Ctrl-C during training (``epoch``: epochs completed, None before training started)."""
-    what = "interrupted before training started" if epoch is None else f"interrupted after epoch {epoch} of {epochs}"
-    if folder is None:
-        return Interrupted(what, "nothing was written")
-    if epoch == 0 or (epoch is None and not resume):
-        return Interrupted(what, f"no epoch completed; vaekit train --resume --out {folder.path} starts it again")
-    return Interrupted(what, f"continue with vaekit train --resume --out {folder.path}")
 
 
 Objective = Callable[..., Any]
@@ -221,7 +161,7 @@ def run(
     is off. Ctrl-C raises :class:`~vaekit.errors.Interrupted`, saying how far training got. The
     global RNG is left as it was found.
     """
-    folder = _claim_folder(out, resume, restart, verify)
+    folder = claim_folder(out, resume, restart, verify)
     try:
         modality = modality or modality_of_run(None, config.model, vae.x_shape)
         for name, x in splits.items():
@@ -274,14 +214,14 @@ def run(
                     Run.open(folder.path), vae, history, shown, seed=config.train.seed, report=config.train.report
                 )
         except KeyboardInterrupt:
-            raise _interrupted(folder, trainer.epoch, config.train.epochs) from None
+            raise interrupted(folder, trainer.epoch, config.train.epochs) from None
         return TrainResult(vae, history, summary, folder.path if folder else None)
     except Interrupted:
         raise
     except KeyboardInterrupt:  # before the first step: nothing new was trained
-        raise _interrupted(folder, None, config.train.epochs, resume) from None
+        raise interrupted(folder, None, config.train.epochs, resume) from None
     finally:
-        _release(folder)
+        release_folder(folder)
 
 
 def write_run_pictures(
