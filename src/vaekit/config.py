@@ -175,6 +175,12 @@ class TrainConfig(_Strict):
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="bf16: matrix products under bfloat16 autocast; likelihoods stay in float32"
     )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads; unset: measured while training (the fastest of 1 up to all cores, measured "
+        "again when the machine's load changes); set it for bit-identical reruns",
+    )
 
 
 class RunConfig(_Strict):

@@ -134,6 +134,7 @@ def make_trainer(
         skip_grad_norm=tc.skip_grad_norm,
         time_limit=None if tc.time_limit is None else 60 * tc.time_limit,
         autocast=torch.bfloat16 if tc.precision == "bf16" else None,
+        threads=tc.threads,
     )
 
 

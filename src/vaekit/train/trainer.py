@@ -2,16 +2,20 @@
 
 Data that fits in memory lives as tensors on the training device and is batched by index, so the loop has
 no per-example Python and no host synchronisation except one finiteness check per step (needed to skip a
-bad update before the optimiser applies it).
+bad update before the optimiser applies it). The optimiser is PyTorch's fused AdamW (one kernel for all
+parameters instead of a dozen small operations per tensor); the gradient norm is computed once per step and
+the gradients are rescaled only when they exceed ``grad_clip``; on a CPU the number of threads is measured
+while training (:class:`~vaekit.train.threads.ThreadTuner`). See docs/performance.md for the measurements.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -23,6 +27,7 @@ from vaekit.train import distributed
 from vaekit.train.callbacks import call
 from vaekit.train.checkpoint import RunFolder, module_tensors
 from vaekit.train.schedules import LRSchedule
+from vaekit.train.threads import ThreadTuner
 from vaekit.utils import distribution_checks, eval_mode, interrupts_deferred
 
 log = logging.getLogger(__name__)
@@ -56,7 +61,9 @@ class Trainer:
     skipped and counted; ``max_bad_steps`` in a row stop training with :class:`TrainingError`, leaving the last
     good checkpoint in place. ``lr_schedule`` sets the rate before every step; ``time_limit`` (seconds) stops
     after the epoch that passes it. ``autocast=torch.bfloat16`` runs the training forward pass under autocast
-    (evaluation stays in full precision).
+    (evaluation stays in full precision). ``threads`` fixes the number of CPU threads for the fit; ``None``
+    (the default) lets a :class:`~vaekit.train.threads.ThreadTuner` choose it by measuring steps, up to
+    ``torch.get_num_threads()``, again whenever the machine's load changes.
 
     Under ``torchrun`` (a process group is initialised, see :mod:`vaekit.train.distributed`) the model is
     wrapped in DistributedDataParallel, each rank takes every ``world``-th example of the epoch's shared
@@ -86,6 +93,7 @@ class Trainer:
         skip_grad_norm: float | None = None,
         time_limit: float | None = None,
         autocast: torch.dtype | None = None,
+        threads: int | None = None,
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device)
@@ -104,9 +112,20 @@ class Trainer:
         self.batch_transform = batch_transform
         self.run_folder = run_folder
         self.callbacks = list(callbacks)
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=lr, weight_decay=weight_decay, fused=_fused_available(self.model, self.device)
+        )
         self.lr_schedule, self.skip_grad_norm, self.time_limit = lr_schedule, skip_grad_norm, time_limit
         self.autocast = autocast
+        if autocast is not None and self.device.type == "cpu" and not cpu_has_fast_bfloat16():
+            log.warning(
+                "this CPU has no bfloat16 matrix instructions (AVX512-BF16 or AMX): bf16 training runs several "
+                "times slower than fp32 here"
+            )
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
+        self.threads = threads
+        self.tuner: ThreadTuner | None = None  # set for the duration of fit when threads are tuned
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimiser steps taken
@@ -167,7 +186,7 @@ class Trainer:
         t_start = time.perf_counter()
         # Diverging weights must reach the non-finite-loss check as NaN, not as torch.distributions' ValueError
         # about invalid parameters; the data were checked against the model before training.
-        with distribution_checks(False):
+        with distribution_checks(False), self._threads():
             while self.epoch < self.epochs and not self.stop_reason:
                 self._run_epoch(train, val)
                 if self.time_limit is not None and not self.stop_reason:
@@ -182,6 +201,19 @@ class Trainer:
             self.model.load_state_dict(self.best_state)
         call(self.callbacks, "on_fit_end", self)
         return self.history
+
+    @contextlib.contextmanager
+    def _threads(self) -> Iterator[None]:
+        """The fit's CPU threads: fixed, or chosen by a tuner; the caller's setting is restored afterwards."""
+        before = torch.get_num_threads()
+        tune = self.threads is None and self.device.type == "cpu" and before > 1
+        self.tuner = ThreadTuner(before) if tune else None
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     @property
     def _rank_batch(self) -> int:
@@ -199,39 +231,44 @@ class Trainer:
         seen = 0
         bad_in_row = 0
         bs = self._rank_batch
+        params = [p for p in self.model.parameters() if p.requires_grad]
         for start in range(0, len(perm), bs):
-            batch = _index(train, perm[start : start + bs])
-            if self.batch_transform is not None:
-                batch = self.batch_transform(batch)
-            if self.lr_schedule is not None:
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.lr_schedule(self.step)
-            with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-                out = self.loss_fn(self.train_model, batch, self.step)
-            self.optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip or math.inf)
-            ok = torch.isfinite(out.loss.detach() + norm)
-            if self.skip_grad_norm is not None:
-                ok = ok & (norm <= self.skip_grad_norm)
-            if not bool(ok):
-                self.skipped_steps += 1
-                bad_in_row += 1
-                if bad_in_row >= self.max_bad_steps:
-                    raise TrainingError(
-                        f"training diverged: {bad_in_row} steps in a row had a non-finite loss or an exploding "
-                        f"gradient (epoch {self.epoch + 1}); {self._kept()}",
-                        "lower --lr, raise --batch-size, or check the data",
-                    )
-                continue
-            bad_in_row = 0
-            self.optimizer.step()
-            self.step += 1
-            b = _length(batch)
-            seen += b
-            for k, v in out.terms.items():
-                sums[k] = sums.get(k, 0) + v.detach().sum()
-            call(self.callbacks, "on_step_end", self, out)
+            with self.tuner.unit() if self.tuner is not None else contextlib.nullcontext():
+                batch = _index(train, perm[start : start + bs])
+                if self.batch_transform is not None:
+                    batch = self.batch_transform(batch)
+                if self.lr_schedule is not None:
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = self.lr_schedule(self.step)
+                with torch.autocast(self.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+                    out = self.loss_fn(self.train_model, batch, self.step)
+                self.optimizer.zero_grad(set_to_none=True)
+                out.loss.backward()
+                grads = [p.grad for p in params if p.grad is not None]
+                norm = nn.utils.get_total_norm(grads)
+                ok = torch.isfinite(out.loss.detach() + norm)
+                if self.skip_grad_norm is not None:
+                    ok = ok & (norm <= self.skip_grad_norm)
+                if not bool(ok):
+                    self.skipped_steps += 1
+                    bad_in_row += 1
+                    if bad_in_row >= self.max_bad_steps:
+                        raise TrainingError(
+                            f"training diverged: {bad_in_row} steps in a row had a non-finite loss or an "
+                            f"exploding gradient (epoch {self.epoch + 1}); {self._kept()}",
+                            "lower --lr, raise --batch-size, or check the data",
+                        )
+                    continue
+                bad_in_row = 0
+                if self.grad_clip is not None and float(norm) > self.grad_clip:
+                    nn.utils.clip_grads_with_norm_(grads, self.grad_clip, norm)
+                self.optimizer.step()
+                self.step += 1
+                b = _length(batch)
+                seen += b
+                for k, v in out.terms.items():
+                    sums[k] = sums.get(k, 0) + v.detach().sum()
+                call(self.callbacks, "on_step_end", self, out)
         train_seconds = time.perf_counter() - t0
         totals = self._reduce(sums, seen)
         seen = int(totals.pop("_n"))
@@ -243,6 +280,7 @@ class Trainer:
         record["examples_per_second"] = seen / train_seconds if train_seconds > 0 else 0.0
         record["skipped_steps"] = self.skipped_steps
         record["lr"] = self.optimizer.param_groups[0]["lr"]
+        record["threads"] = torch.get_num_threads() if self.device.type == "cpu" else None
         self.epoch += 1
         self.history.append(record)
         self._track_best(record, has_val=val is not None)
@@ -317,3 +355,18 @@ class Trainer:
         totals = self._reduce(sums, n)
         n_total = totals.pop("_n")
         return {k: v / n_total for k, v in totals.items()}
+
+
+def _fused_available(model: nn.Module, device: torch.device) -> bool:
+    """PyTorch's fused AdamW takes floating-point parameters on CPU and CUDA."""
+    return device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in model.parameters())
+
+
+def cpu_has_fast_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (oneDNN's check: AVX512-BF16 or AMX).
+
+    Without it, bfloat16 matrix products fall back to a reference implementation: on a 2-core AVX2 machine a
+    784x400 layer ran 6x slower under bf16 autocast than in fp32.
+    """
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None and torch.backends.mkldnn.is_available() else False
