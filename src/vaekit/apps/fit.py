@@ -291,11 +291,11 @@ def train(
     used as it is.
 
     With ``resume``, the config is read from ``out`` (a dict ``config`` may repeat stored values but change only
-    ``train.epochs`` and ``train.device``) and training continues from the last checkpoint; on CPU the final
-    weights equal those of an uninterrupted run; its weight files are checked against their recorded sha256
-    unless ``verify`` is off. A run folder that never completed an epoch (killed, interrupted
-    or diverged in its first epoch) is started again from the beginning, with any config changes given. The
-    global RNG is left as it was found.
+    ``train.epochs`` and ``train.device``) and training continues from the last checkpoint; on CPU with a fixed
+    ``train.threads`` the final weights equal those of an uninterrupted run; its weight files are checked against
+    their recorded sha256 unless ``verify`` is off. A run folder that never completed an epoch (killed,
+    interrupted or diverged in its first epoch) is started again from the beginning, with any config changes
+    given. The global RNG is left as it was found.
     """
     restart = False
     if resume:

@@ -3,9 +3,10 @@
 from vaekit.evaluate.diagnostics import active_units
 from vaekit.evaluate.disentanglement import MIG, mutual_information_gap
 from vaekit.evaluate.evaluation import Evaluation, evaluate_model
-from vaekit.evaluate.likelihood import ImportanceSample, importance_sample
+from vaekit.evaluate.likelihood import MAX_DRAWS, ImportanceSample, importance_sample
 
 __all__ = [
+    "MAX_DRAWS",
     "MIG",
     "Evaluation",
     "ImportanceSample",
