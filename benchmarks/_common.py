@@ -25,6 +25,11 @@ def machine() -> str:
     )
 
 
+def load_average() -> float:
+    """The 1-minute load average: on this 2-core machine, below about 0.5 before a run means it was quiet."""
+    return os.getloadavg()[0]
+
+
 def today() -> str:
     return time.strftime("%Y-%m-%d")
 

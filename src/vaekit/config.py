@@ -181,6 +181,10 @@ class TrainConfig(_Strict):
         description="CPU threads; unset: measured while training (the fastest of 1 up to all cores, measured "
         "again when the machine's load changes); set it for bit-identical reruns",
     )
+    compile: bool | None = Field(
+        None,
+        description="torch.compile the model's trunks; unset: on for CUDA, off on CPU (measured slower there)",
+    )
 
 
 class RunConfig(_Strict):

@@ -12,6 +12,7 @@ from typing import Any
 from vaekit.apps.generation import encode
 from vaekit.errors import VaekitError
 from vaekit.evaluate import MAX_DRAWS, MIG, Evaluation, evaluate_model, mutual_information_gap
+from vaekit.model import compile_trunks, should_compile
 from vaekit.run import Run
 from vaekit.train.device import resolve_device
 from vaekit.utils import atomic_write_text
@@ -51,13 +52,15 @@ def evaluate_run(
     data_dir: str | os.PathLike | None = None,
     device: str = "auto",
     max_draws: int = MAX_DRAWS,
+    compile: bool | None = None,
 ) -> Evaluation:
     """Importance-sampled likelihood, ELBO terms and active units of a run on ``split`` of ``data`` (default:
     the data it was trained on).
 
     A run trained with dynamic binarization is scored on the same fixed draws it validated on. ``limit``
     scores a seeded random subset of N examples (for a quick look; published figures use the whole split),
-    whose row numbers :func:`evaluate_all` reports under ``subset``.
+    whose row numbers :func:`evaluate_all` reports under ``subset``. ``compile`` compiles the model's trunks
+    (:func:`~vaekit.model.compile_trunks`; unset: on CUDA only).
     """
     return evaluate_all(
         run,
@@ -69,6 +72,7 @@ def evaluate_run(
         data_dir=data_dir,
         device=device,
         max_draws=max_draws,
+        compile=compile,
         extra=False,
     ).evaluation
 
@@ -84,6 +88,7 @@ def evaluate_all(
     data_dir: str | os.PathLike | None = None,
     device: str = "auto",
     max_draws: int = MAX_DRAWS,
+    compile: bool | None = None,
     extra: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunEvaluation:
@@ -95,6 +100,8 @@ def evaluate_all(
         raise VaekitError(f"--limit must be at least 2, got {limit}")
     run = _open(run)
     vae = run.model(resolve_device(device))
+    if should_compile(compile, vae.device):
+        compile_trunks(vae)
     held_out = run.data(split, data=data, data_dir=data_dir, limit=limit)
     x = held_out.x
     binary_model = run.config.data.binarize != "dynamic" and run.config.model.likelihood == "bernoulli"

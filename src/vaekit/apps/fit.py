@@ -28,7 +28,7 @@ from vaekit.data.dataset import Dataset, held_out_binarization
 from vaekit.data.registry import load_dataset, preset
 from vaekit.errors import DataError, Interrupted, VaekitError
 from vaekit.modalities import Modality, modality_of, modality_of_run
-from vaekit.model import VAE, LadderVAE
+from vaekit.model import VAE, LadderVAE, compile_trunks, should_compile
 from vaekit.objectives import LinearWarmup, beta_tc, elbo, iwae
 from vaekit.run import ARRAYS, Examples, Run, run_record
 from vaekit.train import RunFolder, Trainer, distributed, resolve_device
@@ -97,8 +97,14 @@ def make_trainer(
     folder: RunFolder | None,
     callbacks: Sequence[Any] = (),
 ) -> Trainer:
-    """The :class:`Trainer` for ``config``: objective, learning-rate schedule, precision, dynamic binarization."""
+    """The :class:`Trainer` for ``config``: objective, learning-rate schedule, precision, dynamic binarization,
+    and the model's trunks compiled where ``train.compile`` (or, unset, the device) says so."""
     tc = config.train
+    threads = tc.threads
+    if should_compile(tc.compile, device):
+        compile_trunks(vae)
+        if device.type == "cpu" and threads is None:
+            threads = torch.get_num_threads()  # compiled code is specialised to a thread count: no tuner
     conditional = vae.n_classes > 0
     steps_per_epoch = math.ceil(n_train / tc.batch_size)
     train_loss, eval_loss = objectives(config, n_train, steps_per_epoch, conditional)
@@ -134,7 +140,7 @@ def make_trainer(
         skip_grad_norm=tc.skip_grad_norm,
         time_limit=None if tc.time_limit is None else 60 * tc.time_limit,
         autocast=torch.bfloat16 if tc.precision == "bf16" else None,
-        threads=tc.threads,
+        threads=threads,
     )
 
 
@@ -369,11 +375,12 @@ def _n_classes(dataset: Any) -> int:
     return max(int(y.max()) + 1, 2)
 
 
-RESUMABLE = {"train": {"epochs", "device"}}
+RESUMABLE = {"train": {"epochs", "device", "threads", "compile"}}
 
 
 def _resumed_config(stored: RunConfig, given: dict | None) -> RunConfig:
-    """The stored config with the only changes a resume allows (``train.epochs``, ``train.device``).
+    """The stored config with the only changes a resume allows (``train.epochs``, ``train.device``, and how
+    the same arithmetic runs: ``train.threads``, ``train.compile``).
 
     Repeating the original command with ``--resume`` repeats its values: a value equal to the stored one is
     not a change. Only values that differ are refused.
@@ -387,7 +394,10 @@ def _resumed_config(stored: RunConfig, given: dict | None) -> RunConfig:
         if k not in RESUMABLE.get(sec, set()) and getattr(getattr(merged, sec), k) != getattr(getattr(stored, sec), k)
     ]
     if changed:
-        raise VaekitError(f"cannot change {', '.join(changed)} when resuming", "only --epochs and --device may change")
+        raise VaekitError(
+            f"cannot change {', '.join(changed)} when resuming",
+            "only --epochs, --device, --threads and --compile may change",
+        )
     return merged
 
 

@@ -43,6 +43,10 @@ def evaluate(
         str, typer.Option("--metric", help="nll (likelihood, ELBO, active units) | mig (disentanglement)")
     ] = "nll",
     no_verify: NoVerify = False,
+    compile: Annotated[
+        bool | None,
+        typer.Option("--compile/--no-compile", help="torch.compile the model's trunks [default: on CUDA only]"),
+    ] = None,
 ) -> None:
     """Importance-sampled log-likelihood (nats, bits/dim), the ELBO's terms and active units on held-out data;
     or, with --metric mig, the Mutual Information Gap against the data's ground-truth factors."""
@@ -73,6 +77,7 @@ def evaluate(
                 limit=limit,
                 data_dir=data_dir,
                 device=device,
+                compile=compile,
                 progress=progress,
             )
         figures, e = full.to_dict(), full.evaluation

@@ -1,5 +1,6 @@
 """Model components: encoders q(z|x), decoders p(x|z), priors p(z), and the models that compose them."""
 
+from vaekit.model.compile import compile_trunks, should_compile
 from vaekit.model.decoder import Decoder
 from vaekit.model.draw import Draw
 from vaekit.model.encoder import Encoder
@@ -18,5 +19,7 @@ __all__ = [
     "MixturePrior",
     "StandardNormalPrior",
     "VampPrior",
+    "compile_trunks",
+    "should_compile",
     "module_device",
 ]

@@ -22,6 +22,8 @@ class Decoder(nn.Module):
     trunk takes ``latent_dim + K`` inputs; ``y`` has the batch shape ``lead[-1:]`` (broadcast over draws).
     """
 
+    TRUNKS = ("trunk",)  # tensor-in, tensor-out children: what compile_trunks compiles
+
     def __init__(
         self,
         trunk: nn.Module,

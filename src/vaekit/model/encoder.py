@@ -19,6 +19,8 @@ class Encoder(nn.Module):
     passes the trunk ``(x, condition(y))`` (see :class:`~vaekit.nn.ConcatFlat`, :class:`~vaekit.nn.ConcatPlanes`).
     """
 
+    TRUNKS = ("trunk",)  # tensor-in, tensor-out children: what compile_trunks compiles
+
     def __init__(
         self,
         trunk: nn.Module,

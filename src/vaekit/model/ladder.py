@@ -49,6 +49,8 @@ class LadderVAE(nn.Module):
     - ``decoder``: p(x | concat(z_1..z_L)); ``prior``: p(z_L) (a standard normal, a mixture or a VampPrior).
     """
 
+    TRUNKS = ("up", "posterior", "down")  # tensor-in, tensor-out children: what compile_trunks compiles
+
     def __init__(
         self,
         up: Sequence[nn.Module],
