@@ -25,18 +25,34 @@ def machine() -> str:
     )
 
 
-def load_average() -> float:
-    """The 1-minute load average: on this 2-core machine, below about 0.5 before a run means it was quiet."""
-    return os.getloadavg()[0]
+def load_average(seconds: float = 2.0) -> float:
+    """Cores kept busy by every process over the next ``seconds`` (from /proc/stat; else the 1-minute load
+    average). Measured just before a run, about 0 means the machine was quiet, 1 that another process took a
+    core."""
+    try:
+        before = _cpu_times()
+        time.sleep(seconds)
+        after = _cpu_times()
+    except OSError:
+        return os.getloadavg()[0]
+    total, idle = (a - b for a, b in zip(after, before, strict=True))
+    return (total - idle) / total * (os.cpu_count() or 1) if total else 0.0
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(all, idle + iowait) jiffies of all cores since boot."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return sum(fields), fields[3] + fields[4]
 
 
 def today() -> str:
     return time.strftime("%Y-%m-%d")
 
 
-def update_docs(section: str, body: str) -> None:
-    """Replace (or append) the ``## section`` block of docs/benchmarks.md."""
-    path = ROOT / "docs" / "benchmarks.md"
+def update_docs(section: str, body: str, page: str = "benchmarks.md") -> None:
+    """Replace (or append) the ``## section`` block of ``docs/<page>`` (docs/benchmarks.md by default)."""
+    path = ROOT / "docs" / page
     text = (
         path.read_text()
         if path.exists()

@@ -8,7 +8,7 @@ import torch
 
 from linear_gaussian import linear_gaussian_vae, set_optimal_posterior
 from vaekit import build_vae, elbo, iwae
-from vaekit.evaluate import active_units, evaluate_model, importance_sample
+from vaekit.evaluate import MAX_DRAWS, active_units, default_max_draws, evaluate_model, importance_sample
 
 
 def _shifted_model(linear_model, shift: float = 0.3):
@@ -116,3 +116,15 @@ def test_every_model_kind_is_evaluated_by_the_same_evaluator():
         assert result.latent_dims == dims, overrides
         assert math.isfinite(result.nll) and result.nll < result.neg_elbo + 1.0, overrides
         assert (result.kl_per_dim is None) == (overrides.get("prior", "normal") != "normal"), overrides
+
+
+def test_pass_size_defaults_to_the_device_and_does_not_change_the_estimate():
+    assert default_max_draws(torch.device("cpu")) == MAX_DRAWS
+    assert default_max_draws(torch.device("cuda")) > MAX_DRAWS  # a GPU wants larger passes
+    torch.manual_seed(0)
+    vae = build_vae((6,), hidden=(8,), latent_dim=2, likelihood="bernoulli")
+    x = (torch.rand(5, 6) < 0.5).float()
+    # k = 3000 > max_draws: one example at a time, its draws split over passes, drawn in the same order
+    by_default = importance_sample(vae, x, k=3000, seed=0).log_px
+    for max_draws in (MAX_DRAWS, 2048):
+        torch.testing.assert_close(importance_sample(vae, x, k=3000, seed=0, max_draws=max_draws).log_px, by_default)

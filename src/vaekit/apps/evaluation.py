@@ -11,7 +11,7 @@ from typing import Any
 
 from vaekit.apps.generation import encode
 from vaekit.errors import VaekitError
-from vaekit.evaluate import MAX_DRAWS, MIG, Evaluation, evaluate_model, mutual_information_gap
+from vaekit.evaluate import MIG, Evaluation, evaluate_model, mutual_information_gap
 from vaekit.model import compile_trunks, should_compile
 from vaekit.run import Run
 from vaekit.train.device import resolve_device
@@ -51,7 +51,7 @@ def evaluate_run(
     limit: int | None = None,
     data_dir: str | os.PathLike | None = None,
     device: str = "auto",
-    max_draws: int = MAX_DRAWS,
+    max_draws: int | None = None,
     compile: bool | None = None,
 ) -> Evaluation:
     """Importance-sampled likelihood, ELBO terms and active units of a run on ``split`` of ``data`` (default:
@@ -87,7 +87,7 @@ def evaluate_all(
     limit: int | None = None,
     data_dir: str | os.PathLike | None = None,
     device: str = "auto",
-    max_draws: int = MAX_DRAWS,
+    max_draws: int | None = None,
     compile: bool | None = None,
     extra: bool = True,
     progress: Callable[[int, int], None] | None = None,

@@ -23,6 +23,7 @@ from vaekit.cli.common import (
     wrote,
 )
 from vaekit.errors import VaekitError
+from vaekit.evaluate import MAX_DRAWS, MAX_DRAWS_ACCELERATOR
 from vaekit.run import Run
 
 
@@ -47,11 +48,21 @@ def evaluate(
         bool | None,
         typer.Option("--compile/--no-compile", help="torch.compile the model's trunks [default: on CUDA only]"),
     ] = None,
+    max_draws: Annotated[
+        int | None,
+        typer.Option(
+            "--max-draws",
+            help="(example, draw) pairs per decoder pass: memory against speed [default: "
+            f"{MAX_DRAWS} on a CPU, {MAX_DRAWS_ACCELERATOR} on a GPU]",
+        ),
+    ] = None,
 ) -> None:
     """Importance-sampled log-likelihood (nats, bits/dim), the ELBO's terms and active units on held-out data;
     or, with --metric mig, the Mutual Information Gap against the data's ground-truth factors."""
     if json_out is not None:
         check_output(json_out, {".json"})
+    if max_draws is not None and max_draws < 1:
+        raise VaekitError(f"--max-draws must be at least 1, got {max_draws}")
     if metric not in ("nll", "mig"):
         raise VaekitError(f"unknown metric {metric!r}", "use --metric nll or --metric mig")
     setup_logging(quiet=False)
@@ -78,6 +89,7 @@ def evaluate(
                 data_dir=data_dir,
                 device=device,
                 compile=compile,
+                max_draws=max_draws,
                 progress=progress,
             )
         figures, e = full.to_dict(), full.evaluation

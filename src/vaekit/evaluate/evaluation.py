@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from vaekit.evaluate.diagnostics import active_units
-from vaekit.evaluate.likelihood import MAX_DRAWS, importance_sample
+from vaekit.evaluate.likelihood import importance_sample
 from vaekit.model.protocol import LatentModel
 
 
@@ -50,7 +50,7 @@ def evaluate_model(
     *,
     k: int = 5000,
     seed: int | None = 0,
-    max_draws: int = MAX_DRAWS,
+    max_draws: int | None = None,
     y: torch.Tensor | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Evaluation:

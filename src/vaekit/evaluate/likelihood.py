@@ -15,11 +15,21 @@ from vaekit.utils import eval_mode
 
 log = logging.getLogger(__name__)
 
-# (example, draw) pairs per decoder pass. Smaller passes keep each intermediate (draws x pixels) within the
-# caches and out of fresh page-faulted memory: k = 5000 over a 512-512 MLP decoder on binarized MNIST took
-# 65-70 ms per example with 1024 against 91-110 ms with 8192 (2 threads, same draws, same estimate;
-# docs/performance.md).
+# (example, draw) pairs per decoder pass on a CPU. With larger passes each intermediate (draws x pixels) is
+# tens of MB, which glibc's allocator hands back to the system when freed and page-faults in again on the next
+# pass: `vaekit evaluate --k 5000` with a 512-512 MLP decoder on binarized MNIST took 61-66 ms per image with
+# 1024 against 79 ms with 8192, each in a fresh process, with the same draws and estimate (benchmarks/
+# eval_speed.py; docs/performance.md).
 MAX_DRAWS = 1024
+# On a GPU a pass of 1024 leaves most of the device idle; this is a first guess, not yet measured here
+# (benchmarks/gpu_speed.py sweeps it), bounded by memory: about 65536 x 784 floats per decoder output.
+MAX_DRAWS_ACCELERATOR = 65536
+
+
+def default_max_draws(device: torch.device) -> int:
+    """(example, draw) pairs per decoder pass where the caller gives none: :data:`MAX_DRAWS` on a CPU,
+    :data:`MAX_DRAWS_ACCELERATOR` elsewhere."""
+    return MAX_DRAWS if device.type == "cpu" else MAX_DRAWS_ACCELERATOR
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ def importance_sample(
     x: torch.Tensor,
     *,
     k: int = 5000,
-    max_draws: int = MAX_DRAWS,
+    max_draws: int | None = None,
     seed: int | None = 0,
     y: torch.Tensor | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -72,7 +82,8 @@ def importance_sample(
     """Draw ``k`` z ~ q(z|x) per example and return the estimates of :class:`ImportanceSample`.
 
     log p(x) ~= logsumexp_i [log p(x|z_i) + log p(z_i) - log q(z_i|x)] - log k   (Burda et al. 2016,
-    arXiv:1509.00519). At most ``max_draws`` (example, draw) pairs go through the decoder at once: ``B``
+    arXiv:1509.00519). At most ``max_draws`` (example, draw) pairs go through the decoder at once (default:
+    :func:`default_max_draws` for ``x``'s device): ``B``
     examples by ``s`` draws with ``B * s <= max_draws``; partial sums are merged with a running logsumexp, so
     memory does not grow with k (:func:`pass_sizes`). ``x`` is ``(N, *x_shape)`` on the model's device; ``seed``
     makes it repeatable (the global RNG is left as it was; the model's train/eval mode too, even on error).
@@ -82,7 +93,7 @@ def importance_sample(
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     device = x.device
-    per_batch, per_pass = pass_sizes(k, max_draws)
+    per_batch, per_pass = pass_sizes(k, default_max_draws(device) if max_draws is None else max_draws)
     # Results go straight into tensors allocated once: small per-chunk tensors kept alive between the large
     # per-pass buffers fragment the heap, and RSS then grew by megabytes per example (measured: 23 GB, killed).
     out: dict[str, torch.Tensor] = {}
