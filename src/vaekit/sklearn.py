@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from vaekit.apps.anomaly import fit_detector
+from vaekit.apps.explain import Explanation
 from vaekit.apps.imputation import check_rows_observed, estimator_seed, fit_imputer
 
 # estimator parameter -> keyword of fit_detector / fit_imputer, where the names differ
@@ -115,6 +116,20 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
     def predict(self, X):
         """1 for inliers, -1 for outliers."""
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def explain(self, X):
+        """Why each row scores as it does: an :class:`~vaekit.apps.explain.Explanation` whose ``shares``
+        ``(n_samples, n_features)`` give each feature's share of the row's excess misfit (rows sum to 1, or are
+        0 where no feature is explained worse than on typical training rows); ``top(n)`` names the leading
+        features, ``to_frame()`` gives a pandas DataFrame. Feature names are ``feature_names_in_`` where the
+        estimator was fitted on a DataFrame, else ``x0, x1, ...``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        explanation = self.detector_.explain(X)
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            return explanation
+        return Explanation.from_terms(explanation.terms, self.detector_.extra.get("feature_baseline"), list(names))
 
 
 class VAEImputer(TransformerMixin, BaseEstimator):

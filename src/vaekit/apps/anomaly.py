@@ -18,6 +18,8 @@ keeps the two in step); :data:`IMAGE_DEFAULTS` are laid under the user's options
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import logging
 import math
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaekit.apps.explain import Explanation, baseline, explanations_png, feature_names, feature_terms
 from vaekit.apps.fit import TrainResult, fit
 from vaekit.apps.generation import check_output
 from vaekit.build import build_vae
@@ -174,6 +177,29 @@ class Detector:
     def is_anomaly(self, scores: np.ndarray) -> np.ndarray:
         return (scores > self.threshold).astype(np.int64)
 
+    def explain(self, x: np.ndarray | torch.Tensor, what: str = "the data") -> Explanation:
+        """Each feature's share of each row's anomaly (:mod:`vaekit.apps.explain`): ``shares`` ``(N, F)``.
+
+        Shares count the excess of a feature's term over its median on the training rows; a detector saved
+        before explanations existed has no such medians, and then the terms themselves are shared out.
+        """
+        base = self.extra.get("feature_baseline")
+        if base is None:
+            log.warning("this detector has no training medians of the feature terms (fitted by an older vaekit)")
+        return Explanation.from_terms(
+            self.feature_terms(x, what), None if base is None else np.asarray(base), self.features
+        )
+
+    @property
+    def features(self) -> list[str]:
+        """The feature names: the training CSV's columns, else ``x0 .. x{F-1}``."""
+        return feature_names(self.columns, self.n_features)
+
+    def feature_terms(self, x: np.ndarray | torch.Tensor, what: str = "the data") -> np.ndarray:
+        """``(N, F)``: each feature's expected -log p(x_j | z) (:func:`vaekit.apps.explain.feature_terms`)."""
+        vae = _as_float64(self.vae)
+        return feature_terms(vae, self.prepare(x, what), k=self.k, seed=self.seed).cpu().numpy()
+
     def save(self, run_dir: str | os.PathLike) -> None:
         """Write ``anomaly.json`` into the run folder that holds the model."""
         record = {k: v for k, v in asdict(self).items() if k != "vae"}
@@ -282,12 +308,33 @@ def _trimmed(x: np.ndarray, detector: Detector, trim: float) -> np.ndarray | Non
     return first <= np.quantile(first, 1.0 - trim)
 
 
-def _set_threshold(detector: Detector, x: np.ndarray) -> None:
-    """Flag the ``contamination`` share of the training rows ``x``."""
+def _show_explanations(
+    out: str | os.PathLike, detector: Detector, explained: Explanation, scores: np.ndarray, xt: np.ndarray
+) -> None:
+    """``explanations.png`` (the most anomalous training rows) in the run folder, and its report again with it."""
+    from vaekit.apps.report import write_report
+    from vaekit.run import Examples, Run
+
+    try:  # the detector is saved by now: a picture that fails must not lose it
+        explanations_png(explained, scores, Path(out) / "explanations.png")
+        if (Path(out) / "report.html").is_file():
+            shown = torch.from_numpy(xt[:1000]).float().view(-1, *detector.vae.x_shape)
+            write_report(Run.open(out), Path(out) / "report.html", examples=Examples(shown, None))
+    except Exception as err:  # noqa: BLE001
+        log.warning("explanations.png not drawn (%s: %s)", type(err).__name__, err)
+
+
+def _set_threshold(detector: Detector, x: np.ndarray) -> tuple[np.ndarray, Explanation]:
+    """Flag the ``contamination`` share of the training rows ``x`` and keep the median of each feature's term
+    (:mod:`vaekit.apps.explain`); returns the training rows' scores and explanations."""
     log.info("scoring the %d training rows to set the threshold", len(x))
     train_scores = detector.scores(x, "the training data")
     detector.threshold = float(np.quantile(train_scores, 1.0 - detector.contamination))
     detector.extra["flagged_training_rows"] = int(detector.is_anomaly(train_scores).sum())
+    terms = detector.feature_terms(x, "the training data")
+    base = baseline(terms)
+    detector.extra["feature_baseline"] = base.tolist()
+    return train_scores, Explanation.from_terms(terms, base, detector.features)
 
 
 def fit_detector(
@@ -360,9 +407,10 @@ def fit_detector(
             log.info("training again on the %d rows the first model explains best", int(keep.sum()))
             result = _train_once(settings, xt[keep], out, callbacks)
             detector = detector_for(result)
-        _set_threshold(detector, x)
+        train_scores, explained = _set_threshold(detector, x)
         if out is not None:
             detector.save(out)
+            _show_explanations(out, detector, explained, train_scores, xt)
     except KeyboardInterrupt:
         # a detector is fitted in one go: a half-fitted folder is of no use, and would block the same command
         if out is not None and not (Path(out) / DETECTOR_FILE).is_file():
@@ -491,13 +539,21 @@ class ScoredFile:
         return int(self.flags.sum())
 
 
-def scores_csv(scores: np.ndarray, flags: np.ndarray) -> str:
-    """CSV text: a header ``anomaly_score,is_anomaly`` and one row per score (exact float repr)."""
+def scores_csv(scores: np.ndarray, flags: np.ndarray, top: list[list[tuple[str, float]]] | None = None) -> str:
+    """CSV text: a header ``anomaly_score,is_anomaly`` and one row per score (exact float repr); with ``top``
+    (per row, ``(feature, share)`` pairs from :meth:`Explanation.top`) also ``feature_1,share_1,...``."""
     if not np.isfinite(scores).all():
         raise DataError("some anomaly scores are not finite", "check the rows for values near the float64 limit")
-    lines = ["anomaly_score,is_anomaly"]
-    lines += [f"{s!r},{f}" for s, f in zip(scores.tolist(), flags.tolist(), strict=True)]
-    return "\n".join(lines) + "\n"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    n = len(top[0]) if top else 0
+    writer.writerow(
+        ["anomaly_score", "is_anomaly"] + [f"{c}_{i}" for i in range(1, n + 1) for c in ("feature", "share")]
+    )
+    for r, (s, f) in enumerate(zip(scores.tolist(), flags.tolist(), strict=True)):
+        extra = [v for name, share in top[r] for v in (name, repr(share))] if top else []
+        writer.writerow([repr(s), f, *extra])
+    return out.getvalue()
 
 
 def score_file(
@@ -512,8 +568,12 @@ def score_file(
     verify: bool = True,
     sep: str | None = None,
     decimal: str | None = None,
+    explain: int = 0,
 ) -> ScoredFile:
     """Score every row of ``data`` with the detector in ``run_dir`` and write ``output`` (.csv, atomically).
+
+    ``explain = N > 0`` adds each row's N features with the largest shares of its anomaly and those shares
+    (:meth:`Detector.explain`) as columns ``feature_1, share_1, ..., feature_N, share_N``.
 
     ``labels`` is a labels file (.npy/.csv/.txt) or the name of a column of a ``.csv`` ``data`` file (taken
     out of the features); with it, the ROC-AUC and average precision are computed too. A CSV's ``sep`` and
@@ -521,6 +581,8 @@ def score_file(
     ``verify=False`` loads weights that do not match their recorded sha256.
     """
     output = check_output(output, {".csv"})
+    if explain < 0:
+        raise OptionError(f"--explain must be 0 or more, got {explain}", "give the number of features to name per row")
     detector = load_detector(run_dir, device=device, verify=verify)
     label_file = labels is not None and Path(labels).is_file()
     column = labels if labels is not None and not label_file else None
@@ -537,5 +599,6 @@ def score_file(
     metrics = None
     if labels is not None:
         metrics = label_metrics(scores, read_labels(labels) if label_file else rows.labels)
-    atomic_write_text(output, scores_csv(scores, flags))
+    top = detector.explain(rows.x, str(data)).top(min(explain, detector.n_features)) if explain else None
+    atomic_write_text(output, scores_csv(scores, flags, top))
     return ScoredFile(output, scores, flags, metrics)

@@ -74,6 +74,7 @@ def _common_sections(run: Run, vae: Any, examples: Examples, *, seed: int) -> li
         ("Training curves", "loss.png"),
         ("Samples from the prior", "samples.png"),
         ("Reconstructions", "reconstructions.png"),
+        ("Why the most anomalous training rows are flagged", "explanations.png"),
     ):
         png = _read_png(run.path / name)
         if png is not None:

@@ -158,9 +158,12 @@ def anomaly_score(
     sep: str = typer.Option(None, "--sep", help=SEP_HELP),
     decimal: str = typer.Option(None, "--decimal", help=DECIMAL_HELP),
     no_verify: NoVerify = None,  # left out: None, as every option here (the library verifies by default)
+    explain: int = typer.Option(
+        None, "--explain", help="add each row's N most anomalous features and their shares of its score"
+    ),
 ) -> None:
     """Score every row (higher is more anomalous) and flag those above the detector's threshold."""
-    given = _given(labels=labels, data_dir=data_dir, split=split, sep=sep, decimal=decimal)
+    given = _given(labels=labels, data_dir=data_dir, split=split, sep=sep, decimal=decimal, explain=explain)
     with _progress():
         scored = anomaly_apps.score_file(run, data, output, verify=not no_verify, **given)
     typer.echo(f"wrote {scored.output}: {len(scored.scores)} rows, {scored.flagged} flagged as anomalies")
