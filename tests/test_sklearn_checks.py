@@ -9,8 +9,8 @@ from vaekit.sklearn import VAEAnomalyDetector, VAEImputer
 FAST = {"epochs": 3, "n_samples": 16, "hidden": (16,), "random_state": 0}
 
 # Checks that cannot apply, with the reason; scikit-learn would mark them as expected failures. There are none:
-# every check applies and passes. (Two checks skip themselves where their optional inputs are unavailable:
-# the array-API check without SCIPY_ARRAY_API=1, and the pandas-input check without pandas.)
+# every check applies and passes. (The array-API check skips itself without SCIPY_ARRAY_API=1; the pandas
+# checks run, since pandas is in the dev extra.)
 EXPECTED_FAILURES: dict[str, dict[str, str]] = {}
 
 

@@ -12,16 +12,48 @@ the defaults: scikit-learn needs literal defaults in ``__init__``, so they are r
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, OutlierMixin, TransformerMixin
+from sklearn.utils._set_output import _get_output_config
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from vaekit.apps.anomaly import fit_detector
 from vaekit.apps.explain import Explanation
 from vaekit.apps.imputation import check_rows_observed, estimator_seed, fit_imputer
+from vaekit.data.frame import FrameColumns, group_sum, is_frame
+from vaekit.errors import DataError
 
 # estimator parameter -> keyword of fit_detector / fit_imputer, where the names differ
 ANOMALY_KEYWORDS = {"method": "score", "n_samples": "k", "validation_fraction": "val_fraction"}
 IMPUTER_KEYWORDS = {"n_samples": "k", "validation_fraction": "val_fraction"}
+
+
+def _frame_codes(estimator: BaseEstimator, X, *, reset: bool, allow_nan: bool) -> np.ndarray:
+    """The float64 matrix of a DataFrame ``X`` (:meth:`FrameColumns.codes`), with scikit-learn's checks of
+    feature names and count; on ``reset`` the frame's columns are learned into ``frame_columns_``."""
+    validate_data(estimator, X, reset=reset, skip_check_array=True)
+    if reset:
+        estimator.frame_columns_ = FrameColumns.fit(X)
+    elif estimator.frame_columns_ is None:  # fitted on an array: the frame's values are taken as they are
+        return check_array(X, dtype=np.float64, ensure_all_finite="allow-nan" if allow_nan else True)
+    codes = estimator.frame_columns_.codes(X)
+    return check_array(codes, dtype=np.float64, ensure_all_finite="allow-nan" if allow_nan else True)
+
+
+def _array(estimator: BaseEstimator, X, *, reset: bool, allow_nan: bool) -> np.ndarray:
+    """``X`` as a float64 matrix: a DataFrame through :func:`_frame_codes`, anything else through
+    ``validate_data``; a DataFrame with categorical columns must be met by DataFrames later on."""
+    if is_frame(X):
+        return _frame_codes(estimator, X, reset=reset, allow_nan=allow_nan)
+    columns = None if reset else estimator.frame_columns_
+    if columns is not None and (columns.categorical or "bool" in columns.kinds):
+        raise DataError(
+            "this estimator was fitted on a DataFrame with categorical or boolean columns",
+            "give a DataFrame with the same columns",
+        )
+    X = validate_data(estimator, X, dtype=np.float64, reset=reset, ensure_all_finite="allow-nan" if allow_nan else True)
+    if reset:
+        estimator.frame_columns_ = None
+    return X
 
 
 def _keywords(estimator: BaseEstimator, renamed: dict[str, str]) -> dict:
@@ -92,10 +124,22 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
 
+    def _rows(self, X, reset: bool) -> np.ndarray:
+        """Model input: a DataFrame's categorical columns one indicator column per level, booleans 0/1."""
+        X = _array(self, X, reset=reset, allow_nan=False)
+        if self.frame_columns_ is None:
+            return X
+        rows, names, groups = self.frame_columns_.one_hot(X)
+        if reset:
+            self.input_columns_, self.column_groups_ = names, groups
+        return rows
+
     def fit(self, X, y=None):
-        """Train on ``X`` ``(n_samples, n_features)``; ``y`` is ignored."""
-        X = validate_data(self, X, dtype=np.float64)
-        detector, result = fit_detector(X, **_keywords(self, ANOMALY_KEYWORDS))
+        """Train on ``X`` ``(n_samples, n_features)``, an array or a DataFrame of numeric, boolean and
+        categorical columns; ``y`` is ignored."""
+        X = self._rows(X, reset=True)
+        columns = getattr(self, "input_columns_", None) if self.frame_columns_ is not None else None
+        detector, result = fit_detector(X, **_keywords(self, ANOMALY_KEYWORDS), columns=columns)
         self.detector_ = detector
         self.vae_ = detector.vae
         self.history_ = result.history
@@ -106,8 +150,7 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
     def score_samples(self, X):
         """Normality of each row (higher is more normal): minus its anomaly score, shape ``(n_samples,)``."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return -self.detector_.scores(X)
+        return -self.detector_.scores(self._rows(X, reset=False))
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers."""
@@ -124,15 +167,19 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
         features, ``to_frame()`` gives a pandas DataFrame. Feature names are ``feature_names_in_`` where the
         estimator was fitted on a DataFrame, else ``x0, x1, ...``."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        explanation = self.detector_.explain(X)
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            return explanation
-        return Explanation.from_terms(explanation.terms, self.detector_.extra.get("feature_baseline"), list(names))
+        explanation = self.detector_.explain(self._rows(X, reset=False))
+        if self.frame_columns_ is None:
+            names = getattr(self, "feature_names_in_", None)
+            base = self.detector_.extra.get("feature_baseline")
+            return explanation if names is None else Explanation.from_terms(explanation.terms, base, list(names))
+        # a categorical column's indicator columns are one feature to the user
+        groups, n = self.column_groups_, len(self.frame_columns_.names)
+        base = np.asarray(self.detector_.extra["feature_baseline"])[None]
+        terms, base = group_sum(explanation.terms, groups, n), group_sum(base, groups, n)[0]
+        return Explanation.from_terms(terms, base, self.frame_columns_.names)
 
 
-class VAEImputer(TransformerMixin, BaseEstimator):
+class VAEImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Fill in missing values (NaN) with a VAE trained on the incomplete data itself (MIWAE).
 
     The model's likelihood counts observed entries only and it is trained on the importance-weighted bound
@@ -180,14 +227,38 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         return tags
 
     def _validate(self, X, reset: bool) -> np.ndarray:
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=reset)
+        X = _array(self, X, reset=reset, allow_nan=True)
         check_rows_observed(X, "X")
         return X
 
+    def _categorical(self) -> list[int] | None:
+        """The columns with a categorical likelihood: those given, and a DataFrame's categorical and boolean
+        columns."""
+        given = list(self.categorical_features or [])
+        if self.frame_columns_ is None:
+            return given or None
+        names = self.frame_columns_.names
+        given = [names.index(c) if isinstance(c, str) and c in names else c for c in given]
+        kinds = self.frame_columns_.kinds
+        return sorted({*given, *(j for j, k in enumerate(kinds) if k in ("category", "bool"))}) or None
+
+    def _output(self, values: np.ndarray, X):
+        """``values`` in the caller's form: a DataFrame in its dtypes with ``set_output(transform="pandas")``
+        (or for ``sample_imputations`` on a DataFrame), else an array (object-typed where a DataFrame had
+        categorical columns)."""
+        if self.frame_columns_ is None:
+            return values
+        frame = self.frame_columns_.frame(values, index=X.index if is_frame(X) else None)
+        if _get_output_config("transform", self)["dense"] == "pandas":
+            return frame
+        return frame.to_numpy()
+
     def fit(self, X, y=None):
-        """Train on ``X`` ``(n_samples, n_features)`` with NaN for missing entries; ``y`` is ignored."""
+        """Train on ``X`` ``(n_samples, n_features)`` with NaN for missing entries, an array or a DataFrame of
+        numeric, boolean and categorical columns (those get a categorical likelihood); ``y`` is ignored."""
         X = self._validate(X, reset=True)
-        imputer, result = fit_imputer(X, **_keywords(self, IMPUTER_KEYWORDS), what="X")
+        keywords = {**_keywords(self, IMPUTER_KEYWORDS), "categorical_features": self._categorical()}
+        imputer, result = fit_imputer(X, **keywords, what="X", names=self.frame_columns_ and self.frame_columns_.names)
         self.imputer_ = imputer
         self.vae_ = imputer.vae
         self.history_ = result.history
@@ -200,9 +271,13 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """``X`` with each missing entry replaced by its conditional mean given the row's observed entries."""
         check_is_fitted(self)
-        return self.imputer_.transform(self._validate(X, reset=False), k=self.n_samples)
+        return self._output(self.imputer_.transform(self._validate(X, reset=False), k=self.n_samples), X)
 
     def sample_imputations(self, X, n_imputations=5):
-        """``n_imputations`` completions of ``X`` drawn from p(x_m | x_o): array ``(n_imputations, *X.shape)``."""
+        """``n_imputations`` completions of ``X`` drawn from p(x_m | x_o): an array ``(n_imputations, *X.shape)``,
+        or for a DataFrame ``X`` a list of ``n_imputations`` DataFrames in its dtypes."""
         check_is_fitted(self)
-        return self.imputer_.sample(self._validate(X, reset=False), n_imputations, k=self.n_samples)
+        draws = self.imputer_.sample(self._validate(X, reset=False), n_imputations, k=self.n_samples)
+        if self.frame_columns_ is None or not is_frame(X):
+            return draws
+        return [self.frame_columns_.frame(d, index=X.index) for d in draws]
