@@ -10,8 +10,10 @@ training part, fitted without labels, ROC-AUC on the test part), on split seeds 
 IsolationForest (scikit-learn's, as PyOD wraps it) runs beside each candidate. Each candidate is a keyword
 set of ``VAEAnomalyDetector`` plus, where named, a scaling done here before the detector (which then does not
 standardise again): ``robust`` centres on the median and divides by the interquartile range (the standard
-deviation where that is 0); ``floorF`` divides by max(IQR / 1.349, F/100 standard deviations); ``ensembleN``
-averages the score ranks of N detectors of different seeds. Rows go to ``benchmarks/results/anomaly_tune.json``
+deviation where that is 0); ``mixed`` does so (IQR / 1.349) for columns with more than 20 distinct training
+values and keeps mean and standard deviation for the near-discrete rest; ``floorF`` divides by
+max(IQR / 1.349, F/100 standard deviations); ``ensembleN`` averages the score ranks of N detectors of
+different seeds. Rows go to ``benchmarks/results/anomaly_tune.json``
 as they come (a rerun skips what is there); nothing is written to the docs.
 """
 
@@ -40,6 +42,7 @@ CONFIGS: dict[str, dict] = {
     "default": {},
     "robust": {"scaling": "robust"},
     "floor25": {"scaling": "floor25"},
+    "mixed": {"scaling": "mixed"},
     "ensemble5": {"ensemble": 5},
     "hidden64": {"hidden": (64, 64)},
     "elbo": {"method": "elbo"},
@@ -53,6 +56,10 @@ def rescale(scaling: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.
     std = a.std(0) + 1e-12
     if scaling == "robust":
         scale = np.where(iqr > 0, iqr, std)
+    elif scaling == "mixed":  # median/IQR for continuous columns, mean/std for near-discrete ones
+        continuous = (np.array([len(np.unique(c)) for c in a.T]) > 20) & (iqr > 0)
+        center = np.where(continuous, center, a.mean(0))
+        scale = np.where(continuous, iqr / 1.349, std)
     else:  # floorF
         scale = np.maximum(iqr / 1.349, float(scaling[5:]) / 100 * std)
     return (a - center) / scale, (b - center) / scale

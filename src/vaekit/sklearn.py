@@ -80,8 +80,13 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
     training rows that a first model explains worst are left out of a second fit, so anomalies hidden in the
     training data shape the model less. See ``docs/benchmarks.md`` for how these were chosen and what they score.
 
+    A pandas DataFrame may hold numeric, boolean and categorical columns: a categorical column becomes one
+    indicator column per level (``input_columns_``) and :meth:`explain` adds their shares back up per column.
+
     Fitted attributes: ``threshold_`` (the anomaly score above which a row is an outlier), ``offset_``,
-    ``detector_`` (a :class:`vaekit.apps.anomaly.Detector`), ``vae_``, ``history_``, ``n_features_in_``.
+    ``detector_`` (a :class:`vaekit.apps.anomaly.Detector`), ``vae_``, ``history_``, ``n_features_in_``,
+    ``feature_names_in_`` (for a DataFrame), ``frame_columns_`` (its :class:`~vaekit.data.frame.FrameColumns`,
+    else None).
     """
 
     def __init__(
@@ -189,8 +194,13 @@ class VAEImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     hold level codes 0..K-1 and get a categorical likelihood (their imputation is the most probable level);
     the others are standardised on the observed training values and get a Gaussian one.
 
+    A pandas DataFrame may hold numeric, boolean and categorical columns (those two get the categorical
+    likelihood); with ``set_output(transform="pandas")`` the result keeps the caller's columns, index and dtypes.
+
     Fitted attributes: ``imputer_`` (a :class:`vaekit.apps.imputation.Imputer`), ``vae_``, ``history_``,
-    ``categories_`` (per column: 0 numeric, else K), ``mean_``, ``scale_``, ``n_features_in_``.
+    ``categories_`` (per column: 0 numeric, else K), ``mean_``, ``scale_``, ``n_features_in_``,
+    ``feature_names_in_`` (for a DataFrame), ``frame_columns_`` (its :class:`~vaekit.data.frame.FrameColumns`,
+    else None).
     """
 
     def __init__(
