@@ -181,6 +181,7 @@ def test_anomaly_fit_rejects_bad_options_and_keeps_nothing(tmp_path, capsys):
     for flags, pattern in [
         (["--score", "magic"], "unknown anomaly score"),
         (["--contamination", "0.9"], "contamination"),
+        (["--scaling", "log"], "unknown scaling 'log'"),
     ]:
         _expect_error(
             capsys, ["anomaly", "fit", "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "r"), *flags], pattern

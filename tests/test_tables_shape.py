@@ -22,6 +22,7 @@ from vaekit.apps.imputation import fit_imputer, impute, inpaint, sample_imputati
 from vaekit.cli import main
 from vaekit.cli.common import app
 from vaekit.sklearn import ANOMALY_KEYWORDS, IMPUTER_KEYWORDS, VAEAnomalyDetector, VAEImputer
+from vaekit.utils import robust_standardisation
 
 FAST = ["--epochs", "3", "--hidden", "8", "--k", "8"]
 
@@ -136,7 +137,8 @@ def test_fitting_keeps_the_callers_rng_and_the_standardisation_is_the_shared_one
     x = rng.normal(size=(60, 3)) * [1.0, 5.0, 0.0] + [0.0, 2.0, 7.0]  # the last column is constant
     state = torch.get_rng_state()
     with one_thread():
-        detector, _ = fit_detector(x, epochs=2, k=4, hidden=(4,))
+        detector, _ = fit_detector(x, epochs=2, k=4, hidden=(4,), scaling="standard")
+        robust, _ = fit_detector(x, epochs=2, k=4, hidden=(4,))  # the default
         holes = x.copy()
         holes[::3, 0] = np.nan
         holes[:, 2] = rng.integers(0, 3, 60)
@@ -146,12 +148,30 @@ def test_fitting_keeps_the_callers_rng_and_the_standardisation_is_the_shared_one
     # the numbers of the copies that utils.standardisation replaced
     np.testing.assert_array_equal(detector.center, x.mean(0))
     np.testing.assert_array_equal(detector.scale, np.where(x.std(0) > 1e-12, x.std(0), 1.0))
+    center, scale = robust_standardisation(x)
+    np.testing.assert_array_equal(robust.center, center)
+    np.testing.assert_array_equal(robust.scale, scale)
     numeric = np.array([True, True, False])
     np.testing.assert_array_equal(imputer.center, np.where(numeric, np.nanmean(holes, axis=0), 0.0))
     std = np.where(numeric, np.nanstd(holes, axis=0), 1.0)
     np.testing.assert_array_equal(imputer.scale, np.where(std > 1e-12, std, 1.0))
     assert imputer.categories == (0, 0, 3)
     assert all(p.dtype == torch.float64 for p in imputer.vae.parameters())
+
+
+def test_robust_scale_is_the_spread_of_the_bulk_and_always_finite():
+    rng = np.random.default_rng(0)
+    bulk = rng.normal(size=(20000, 1)) * 3.0 + 5.0
+    center, scale = robust_standardisation(bulk)
+    assert abs(center[0] - 5.0) < 0.1 and abs(scale[0] - 3.0) < 0.1  # IQR / 1.349 is a normal column's std
+    spoiled = np.vstack([bulk, np.full((400, 1), 40.0)])  # 2% outliers inflate the std, not the IQR
+    scale = robust_standardisation(spoiled)[1][0]
+    assert abs(scale - 3.0) < 0.2 and scale < 0.7 * spoiled.std()
+    steps = np.r_[np.zeros(900), np.ones(100)][:, None]  # an IQR of 0: a quarter of the std
+    assert robust_standardisation(steps)[1][0] == 0.25 * steps.std()
+    extreme = np.array([[1e308, 7.0], [-1e308, 7.0], [0.0, 7.0], [5.0, 7.0]])
+    center, scale = robust_standardisation(extreme)
+    assert np.isfinite(center).all() and np.isfinite(scale).all() and scale[1] == 1.0
 
 
 # the commands end to end, against the library calls they make -------------------------------------------------

@@ -71,8 +71,9 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
     (``"recon"``). ``decision_function(X) = score_samples(X) - offset_`` is negative for outliers and
     ``predict`` gives -1 there and 1 elsewhere; ``offset_`` flags the ``contamination`` share of the training
     rows. Tables are standardised on the training data (``standardize=None`` does this for a Gaussian
-    likelihood). For images, pass rows of flattened pixels in [0, 1] with ``image_shape=(C, H, W)``,
-    ``arch="conv"`` and ``likelihood="bernoulli"``.
+    likelihood), by default robustly: each feature's median and max(IQR / 1.349, a quarter of its standard
+    deviation) (``scaling="robust"``; ``"standard"``: mean and standard deviation). For images, pass rows of
+    flattened pixels in [0, 1] with ``image_shape=(C, H, W)``, ``arch="conv"`` and ``likelihood="bernoulli"``.
 
     The defaults suit tables: a small MLP (one layer of 16, a latent of ``min(4, n_features - 1)``), a Gaussian
     likelihood of unit scale on standardised features (``sigma=None`` learns a scale per feature: it let
@@ -100,6 +101,7 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
         likelihood="gaussian",
         image_shape=None,
         standardize=None,
+        scaling="robust",
         epochs=100,
         batch_size=128,
         lr=1e-3,
@@ -119,6 +121,7 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
         self.likelihood = likelihood
         self.image_shape = image_shape
         self.standardize = standardize
+        self.scaling = scaling
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr

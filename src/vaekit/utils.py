@@ -244,6 +244,29 @@ def standardisation(
     return center, scale
 
 
+def robust_standardisation(
+    x: np.ndarray, names: Sequence[str] | None = None, floor: float = 0.25
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column ``(center, scale)`` from order statistics: the median, and max(IQR / 1.349, ``floor`` x the standard
+    deviation). IQR / 1.349 is the standard deviation of a normal column, but unlike it is not inflated by the
+    outliers a detector must find; the floor keeps a near-constant or near-discrete column (an IQR of 0 or one
+    step) from being blown up; a constant column gets scale 1. Finite like :func:`standardisation` (quantiles are
+    taken of each column divided by its largest magnitude); NaN cells are ignored.
+    """
+    _, std = standardisation(x, names=names)
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"), _quiet_nan_warnings():
+        top = np.nanmax(np.abs(x), axis=0)
+        top = np.where(np.isfinite(top) & (top > 0), top, 1.0)
+        q25, q50, q75 = np.nanpercentile(x / top, [25, 50, 75], axis=0)
+        center = np.nan_to_num(q50 * top)
+        spread = (q75 - q25) / 1.349 * top
+        spread = np.where(np.isfinite(spread), spread, top)
+        constant = ~(np.nanmax(x, axis=0) > np.nanmin(x, axis=0))  # (or all missing): scale 1, as standardisation
+    scale = np.maximum(spread, floor * std)
+    return center, np.where(constant | ~(scale > 1e-12), 1.0, scale)
+
+
 def standardise(x: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """``(x - center) / scale`` in float64, computed as ``x / scale - center / scale`` where ``x - center`` alone
     would overflow (values of opposite sign near 1e308); NaN stays NaN."""

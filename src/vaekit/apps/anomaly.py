@@ -44,11 +44,12 @@ from vaekit.evaluate.conditional import common_noise, row_chunks, weighted_draws
 from vaekit.model import VAE
 from vaekit.run import load
 from vaekit.train.checkpoint import RunFolder
-from vaekit.utils import atomic_write_text, inference, standardisation, standardise
+from vaekit.utils import atomic_write_text, inference, robust_standardisation, standardisation, standardise
 
 log = logging.getLogger(__name__)
 
 SCORES = ("nll", "elbo", "recon")
+SCALINGS = ("robust", "standard")
 DETECTOR_FILE = "anomaly.json"
 # A value this many standard deviations (model units) from the training data is scored as if it were here: any
 # farther and the model's arithmetic overflows (a 1e308 cell gave NaN), and such a row is an anomaly anyway.
@@ -349,6 +350,7 @@ def fit_detector(
     sigma: float | None = 1.0,
     image_shape: Sequence[int] | None = None,
     standardize: bool | None = None,
+    scaling: str = "robust",
     epochs: int = 100,
     batch_size: int = 128,
     lr: float = 1e-3,
@@ -366,9 +368,12 @@ def fit_detector(
 
     The defaults suit tables (see ``VAEAnomalyDetector`` and ``docs/benchmarks.md``); :data:`IMAGE_DEFAULTS`
     are those that change for images. ``standardize`` (default: on for a Gaussian likelihood) centres and
-    scales each feature on ``x``; ``image_shape`` (e.g. ``(1, 28, 28)``) reads each row as a flattened image
-    (use ``arch="conv"``). ``latent_dim`` defaults to ``max(1, min(4, features - 1))``. ``sigma`` fixes the
-    Gaussian scale (in standard deviations of standardised features); ``None`` learns one per feature.
+    scales each feature on ``x``: with ``scaling="robust"`` on its median and max(IQR / 1.349, a quarter of its
+    standard deviation) (:func:`vaekit.utils.robust_standardisation`: the anomalies in the training rows do
+    not inflate it), with ``"standard"`` on its mean and standard deviation. ``image_shape`` (e.g.
+    ``(1, 28, 28)``) reads each row as a flattened image (use ``arch="conv"``). ``latent_dim`` defaults to
+    ``max(1, min(4, features - 1))``. ``sigma`` fixes the Gaussian scale (in standard deviations of standardised
+    features); ``None`` learns one per feature.
 
     ``trim`` makes training robust to the anomalies hiding in unlabelled training data (a trimmed likelihood):
     after a first fit, the ``trim`` share of rows that score worst is set aside and a fresh model is fitted on
@@ -378,9 +383,12 @@ def fit_detector(
     :func:`vaekit.utils.standardisation`): a row with a value far out, even near 1e308, is scored highest.
     """
     _check_detector_options(score, contamination, trim, sigma)
+    if scaling not in SCALINGS:
+        raise OptionError(f"unknown scaling {scaling!r}", f"choose one of {', '.join(SCALINGS)}")
     x, x_shape = _training_rows(x, image_shape)
     standardize = likelihood == "gaussian" if standardize is None else standardize
-    center, scale = standardisation(x, names=columns) if standardize else (None, None)
+    scales = robust_standardisation if scaling == "robust" else standardisation
+    center, scale = scales(x, names=columns) if standardize else (None, None)
     xt = standardise(x, center, scale) if standardize else x
     settings = _Training(
         x_shape=x_shape, arch=arch, likelihood=likelihood, latent_dim=latent_dim or max(1, min(4, x.shape[1] - 1)),

@@ -112,6 +112,9 @@ def anomaly_fit(
     trim: float = typer.Option(
         None, "--trim", help="refit without this share of worst-explained training rows" + _fit_default("trim")
     ),
+    scaling: str = typer.Option(
+        None, "--scaling", help="robust (median, IQR) | standard (mean, std)" + _fit_default("scaling")
+    ),
     epochs: int = typer.Option(None, "--epochs", help=_fit_default("epochs")),
     batch_size: int = typer.Option(None, "--batch-size", help=_fit_default("batch_size")),
     lr: float = typer.Option(None, "--lr", help=_fit_default("lr")),
@@ -128,8 +131,8 @@ def anomaly_fit(
         raise VaekitError(f"--sigma must be positive (or 0 to learn it), got {sigma}")
     options = _given(
         score=score, contamination=contamination, arch=model, likelihood=likelihood, latent_dim=latent_dim,
-        hidden=_hidden(hidden), trim=trim, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, k=k,
-        seed=seed, device=device,
+        hidden=_hidden(hidden), trim=trim, scaling=scaling, epochs=epochs, batch_size=batch_size, lr=lr,
+        patience=patience, k=k, seed=seed, device=device,
     )  # fmt: skip
     if sigma is not None:
         options["sigma"] = sigma or None  # 0: learn a scale per feature
