@@ -47,6 +47,8 @@ def test_shares_sum_to_one_and_each_row_is_explained_alone(planted):
     sums = whole.shares.sum(1)
     assert np.allclose(sums[sums > 0], 1.0) and (whole.shares >= 0).all()
     assert np.allclose(detector.explain(test[5:9]).shares, whole.shares[5:9])  # no dependence on the batch
+    scores, terms = detector.scores_and_terms(test)  # one pass over the draws gives both
+    assert np.array_equal(scores, detector.scores(test)) and np.array_equal(terms, whole.terms)
     typical = detector.explain(_table(np.random.default_rng(1), 300))
     assert typical.excess.sum(1).mean() < 0.2 * whole.excess.sum(1).mean()  # normal rows have little to explain
 

@@ -167,6 +167,17 @@ class Detector:
         """Anomaly scores ``(N,)``, higher is more anomalous."""
         vae = _as_float64(self.vae)
         scores = anomaly_scores(vae, self.prepare(x, what), score=self.score, k=self.k, seed=self.seed).cpu().numpy()
+        return self._finite(scores, what)
+
+    def scores_and_terms(self, x: np.ndarray | torch.Tensor, what: str = "the data") -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`scores` and :meth:`feature_terms`, from one pass over the draws for the ``nll`` score."""
+        if self.score != "nll":
+            return self.scores(x, what), self.feature_terms(x, what)
+        vae = _as_float64(self.vae)
+        terms, scores = feature_terms(vae, self.prepare(x, what), k=self.k, seed=self.seed, nll=True)
+        return self._finite(scores.cpu().numpy(), what), terms.cpu().numpy()
+
+    def _finite(self, scores: np.ndarray, what: str) -> np.ndarray:
         bad = ~np.isfinite(scores)
         if bad.any():
             raise DataError(
@@ -184,12 +195,14 @@ class Detector:
         Shares count the excess of a feature's term over its median on the training rows; a detector saved
         before explanations existed has no such medians, and then the terms themselves are shared out.
         """
+        return self.explanation(self.feature_terms(x, what))
+
+    def explanation(self, terms: np.ndarray) -> Explanation:
+        """The :class:`Explanation` of feature terms ``(N, F)`` from :meth:`feature_terms`."""
         base = self.extra.get("feature_baseline")
         if base is None:
             log.warning("this detector has no training medians of the feature terms (fitted by an older vaekit)")
-        return Explanation.from_terms(
-            self.feature_terms(x, what), None if base is None else np.asarray(base), self.features
-        )
+        return Explanation.from_terms(terms, None if base is None else np.asarray(base), self.features)
 
     @property
     def features(self) -> list[str]:
@@ -309,18 +322,14 @@ def _trimmed(x: np.ndarray, detector: Detector, trim: float) -> np.ndarray | Non
     return first <= np.quantile(first, 1.0 - trim)
 
 
-def _show_explanations(
-    out: str | os.PathLike, detector: Detector, explained: Explanation, scores: np.ndarray, xt: np.ndarray
-) -> None:
-    """``explanations.png`` (the most anomalous training rows) in the run folder, and its report again with it."""
-    from vaekit.apps.report import write_report
-    from vaekit.run import Examples, Run
+def _show_explanations(out: str | os.PathLike, explained: Explanation, scores: np.ndarray) -> None:
+    """``explanations.png`` (the most anomalous training rows) in the run folder and in its report."""
+    from vaekit.apps.report import EXPLANATIONS, add_picture
 
     try:  # the detector is saved by now: a picture that fails must not lose it
         explanations_png(explained, scores, Path(out) / "explanations.png")
         if (Path(out) / "report.html").is_file():
-            shown = torch.from_numpy(xt[:1000]).float().view(-1, *detector.vae.x_shape)
-            write_report(Run.open(out), Path(out) / "report.html", examples=Examples(shown, None))
+            add_picture(Path(out) / "report.html", EXPLANATIONS, Path(out) / "explanations.png")
     except Exception as err:  # noqa: BLE001
         log.warning("explanations.png not drawn (%s: %s)", type(err).__name__, err)
 
@@ -329,10 +338,9 @@ def _set_threshold(detector: Detector, x: np.ndarray) -> tuple[np.ndarray, Expla
     """Flag the ``contamination`` share of the training rows ``x`` and keep the median of each feature's term
     (:mod:`vaekit.apps.explain`); returns the training rows' scores and explanations."""
     log.info("scoring the %d training rows to set the threshold", len(x))
-    train_scores = detector.scores(x, "the training data")
+    train_scores, terms = detector.scores_and_terms(x, "the training data")
     detector.threshold = float(np.quantile(train_scores, 1.0 - detector.contamination))
     detector.extra["flagged_training_rows"] = int(detector.is_anomaly(train_scores).sum())
-    terms = detector.feature_terms(x, "the training data")
     base = baseline(terms)
     detector.extra["feature_baseline"] = base.tolist()
     return train_scores, Explanation.from_terms(terms, base, detector.features)
@@ -418,7 +426,7 @@ def fit_detector(
         train_scores, explained = _set_threshold(detector, x)
         if out is not None:
             detector.save(out)
-            _show_explanations(out, detector, explained, train_scores, xt)
+            _show_explanations(out, explained, train_scores)
     except KeyboardInterrupt:
         # a detector is fitted in one go: a half-fitted folder is of no use, and would block the same command
         if out is not None and not (Path(out) / DETECTOR_FILE).is_file():
@@ -602,11 +610,14 @@ def score_file(
             f"{data} has feature columns {rows.names}, the detector was trained on {detector.columns}",
             "score data with the training columns (name the label column with --labels)",
         )
-    scores = detector.scores(rows.x, str(data))
+    if explain:
+        scores, terms = detector.scores_and_terms(rows.x, str(data))
+        top = detector.explanation(terms).top(min(explain, detector.n_features))
+    else:
+        scores, top = detector.scores(rows.x, str(data)), None
     flags = detector.is_anomaly(scores)
     metrics = None
     if labels is not None:
         metrics = label_metrics(scores, read_labels(labels) if label_file else rows.labels)
-    top = detector.explain(rows.x, str(data)).top(min(explain, detector.n_features)) if explain else None
     atomic_write_text(output, scores_csv(scores, flags, top))
     return ScoredFile(output, scores, flags, metrics)

@@ -47,19 +47,24 @@ def per_feature_log_prob(px: Distribution, x: torch.Tensor) -> torch.Tensor:
 
 
 @inference
-def feature_terms(vae: VAE, x: torch.Tensor, *, k: int = 100, seed: int = 0, max_draws: int = 8192) -> torch.Tensor:
+def feature_terms(
+    vae: VAE, x: torch.Tensor, *, k: int = 100, seed: int = 0, max_draws: int = 8192, nll: bool = False
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """``(N, F)``: each feature's expected -log p(x_j | z) under the importance-weighted posterior of its row.
 
     ``x`` is ``(N, *x_shape)`` model input (standardised where the model was trained so). Every row uses the
-    same ``k`` noise draws from ``seed``, so a row's terms depend on that row alone.
+    same ``k`` noise draws from ``seed``, so a row's terms depend on that row alone. With ``nll`` also the
+    rows' importance-sampled -log p(x) ``(N,)`` from the same draws (the ``nll`` anomaly score), as a pair.
     """
     eps = common_noise(k, vae.latent_dim, seed, dtype=x.dtype, device=x.device)
     out = x.new_empty(len(x), math.prod(vae.x_shape))
+    neg_log_px = x.new_empty(len(x))
     for rows in row_chunks(len(x), k, max_draws):
         d = weighted_draws(vae, x[rows], eps)
         w = torch.softmax(d.log_w, 0)  # (k, B)
         out[rows] = -(w.unsqueeze(-1) * per_feature_log_prob(d.px, x[rows])).sum(0)
-    return out
+        neg_log_px[rows] = math.log(k) - torch.logsumexp(d.log_w, 0)
+    return (out, neg_log_px) if nll else out
 
 
 def baseline(terms: np.ndarray) -> np.ndarray:

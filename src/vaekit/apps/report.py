@@ -45,6 +45,19 @@ def _section(title: str, body: str, note: str = "") -> str:
     return f"<h2>{html.escape(title)}</h2>\n{note_html}\n{body}\n"
 
 
+EXPLANATIONS = "Why the most anomalous training rows are flagged"
+
+
+def add_picture(report: str | os.PathLike, title: str, png: str | os.PathLike) -> None:
+    """Put the picture ``png`` into the existing page ``report`` as a section before its configuration (a
+    picture made after the page was written; rendering the whole page again would redo every figure)."""
+    page = Path(report).read_text()
+    section = _section(title, embed_png(Path(png).read_bytes(), title))
+    marker = page.find("<h2>Configuration</h2>")
+    marker = marker if marker != -1 else page.rfind("</body>")
+    atomic_write_text(report, page[:marker] + section + page[marker:])
+
+
 def _table(rows: list[tuple[str, Any]]) -> str:
     def cell(v: Any) -> str:
         if isinstance(v, float):
@@ -74,7 +87,7 @@ def _common_sections(run: Run, vae: Any, examples: Examples, *, seed: int) -> li
         ("Training curves", "loss.png"),
         ("Samples from the prior", "samples.png"),
         ("Reconstructions", "reconstructions.png"),
-        ("Why the most anomalous training rows are flagged", "explanations.png"),
+        (EXPLANATIONS, "explanations.png"),
     ):
         png = _read_png(run.path / name)
         if png is not None:
