@@ -25,7 +25,7 @@ def machine() -> str:
     )
 
 
-def load_average(seconds: float = 2.0) -> float:
+def busy_cores(seconds: float = 2.0) -> float:
     """Cores kept busy by every process over the next ``seconds`` (from /proc/stat; else the 1-minute load
     average). Measured just before a run, about 0 means the machine was quiet, 1 that another process took a
     core."""

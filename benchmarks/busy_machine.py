@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, default_data_dir, load_average, machine, today, update_docs  # noqa: E402
+from _common import ROOT, busy_cores, default_data_dir, machine, today, update_docs  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "busy_machine.json"
 TARGETS = {"digits": 2.0, "mnist": 2.5}
@@ -50,7 +50,7 @@ def run_train(args: list[str], data_dir: str | None, busy: bool) -> dict:
     env = {**os.environ, "MPLBACKEND": "Agg"}
     if data_dir:
         env["VAEKIT_DATA_DIR"] = data_dir
-    load = load_average()
+    load = busy_cores()
     competitor = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if busy else None
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, default_data_dir, load_average, machine, today, update_docs  # noqa: E402
-from train_speed import H, Z  # noqa: E402
+from _common import ROOT, busy_cores, default_data_dir, machine, today, update_docs  # noqa: E402
+from train_speed import mlp_vae  # noqa: E402
 
 import vaekit  # noqa: E402
 from vaekit.data import load_dataset  # noqa: E402
@@ -30,8 +30,7 @@ from vaekit.model import compile_trunks  # noqa: E402
 
 
 def model(compiled: bool, shape) -> tuple:
-    torch.manual_seed(0)
-    vae = vaekit.build_vae(shape, hidden=(H,), latent_dim=Z, activation="relu")
+    vae = mlp_vae(shape)
     if compiled:
         compile_trunks(vae)
     return vae, torch.optim.AdamW(vae.parameters(), lr=1e-3, fused=True)
@@ -57,7 +56,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    load = load_average()
+    load = busy_cores()
     x = load_dataset("binarized-mnist", args.data_dir).split("train")
     eager, compiled = model(False, x.shape[1:]), model(True, x.shape[1:])
     t0 = time.perf_counter()

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, default_data_dir, load_average, machine, matmul_peak, today, update_docs  # noqa: E402
+from _common import ROOT, busy_cores, default_data_dir, machine, matmul_peak, today, update_docs  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "eval_speed.json"
 RUN = ROOT / "runs" / "eval-speed" / "vae"
@@ -117,7 +117,7 @@ def fresh_processes(data_dir: str | None, subset: int) -> dict:
 def full(data_dir: str | None) -> dict:
     """``vaekit evaluate RUN --k 5000`` on the whole test split, in a fresh process."""
     figures = RUN.parent / "evaluation.json"
-    load = load_average()
+    load = busy_cores()
     t0 = time.perf_counter()
     cmd = [sys.executable, "-c", WITH_PEAK_MEMORY, "evaluate", str(RUN), "--k", str(K), "--json", str(figures)]
     proc = subprocess.run(

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import default_data_dir, machine, today  # noqa: E402
-from train_speed import TRAIN_FLOP, H, Images, ReferenceVAE, Z, reference_loss  # noqa: E402
+from train_speed import TRAIN_FLOP, Images, ReferenceVAE, mlp_vae, reference_loss, vaekit_trainer  # noqa: E402
 
 import vaekit  # noqa: E402
 from vaekit.data import load_dataset  # noqa: E402
@@ -60,19 +60,10 @@ def reference(train: torch.Tensor, epochs: int, device: torch.device) -> list[fl
 
 def trainer(train: torch.Tensor, epochs: int, device: torch.device, *, bf16=False, compiled=False) -> list[float]:
     """Seconds per epoch (training only) of vaekit's Trainer."""
-    torch.manual_seed(0)
-    vae = vaekit.build_vae(train.shape[1:], hidden=(H,), latent_dim=Z, activation="relu")
+    vae = mlp_vae(train.shape[1:])
     if compiled:
         compile_trunks(vae)
-    t = vaekit.Trainer(
-        vae,
-        lambda m, b, step: vaekit.elbo(m, b),
-        epochs=epochs,
-        batch_size=128,
-        device=device,
-        autocast=torch.bfloat16 if bf16 else None,
-        patience=None,
-    )
+    t = vaekit_trainer(vae, epochs, device=device, autocast=torch.bfloat16 if bf16 else None)
     t.fit(train)
     return [len(train) / r["examples_per_second"] for r in t.history]
 

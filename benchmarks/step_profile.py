@@ -29,8 +29,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, default_data_dir, load_average, machine, today, update_docs  # noqa: E402
-from train_speed import TRAIN_FLOP, H, Reference, Z  # noqa: E402
+from _common import ROOT, busy_cores, default_data_dir, machine, today, update_docs  # noqa: E402
+from train_speed import TRAIN_FLOP, Reference, mlp_vae, vaekit_trainer  # noqa: E402
 
 import vaekit  # noqa: E402
 from vaekit.data import load_dataset  # noqa: E402
@@ -58,14 +58,12 @@ def split_profile(prof, wall: float, steps: int) -> dict:
 
 
 def profile_vaekit(x: torch.Tensor, threads: int) -> dict:
-    torch.manual_seed(0)
-    vae = vaekit.build_vae(x.shape[1:], hidden=(H,), latent_dim=Z, activation="relu")
-
+    vae = mlp_vae(x.shape[1:])
     torch.set_num_threads(threads)
     fixed = {"threads": threads} if "threads" in inspect.signature(vaekit.Trainer).parameters else {}
 
     def trainer():
-        return vaekit.Trainer(vae, lambda m, b, step: vaekit.elbo(m, b), epochs=1, batch_size=128, **fixed)
+        return vaekit_trainer(vae, 1, **fixed)
 
     trainer().fit(x)  # warm-up
     profiled = trainer()
@@ -114,7 +112,7 @@ def main() -> int:
     if args.vaekit_only:
         Path(args.vaekit_only).write_text(json.dumps({**profile_vaekit(x, args.threads), "version": vaekit.__file__}))
         return 0
-    load = load_average()
+    load = busy_cores()
     threads_before = torch.get_num_threads()
     result = {"vaekit": profile_vaekit(x, args.threads), "reference": profile_reference(x, args.threads)}
     torch.set_num_threads(threads_before)

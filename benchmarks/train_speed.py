@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, default_data_dir, load_average, machine, matmul_peak, today, update_docs  # noqa: E402
+from _common import ROOT, busy_cores, default_data_dir, machine, matmul_peak, today, update_docs  # noqa: E402
 
 import vaekit  # noqa: E402
 from vaekit.data import load_dataset  # noqa: E402
@@ -134,16 +134,23 @@ class AfterEachEpoch:
             torch.set_rng_state(rng)
 
 
+def mlp_vae(shape, seed: int = 0) -> vaekit.VAE:
+    """vaekit's MLP 784-400-20 (ReLU), the model every speed benchmark trains."""
+    torch.manual_seed(seed)
+    return vaekit.build_vae(shape, hidden=(H,), latent_dim=Z, activation="relu")
+
+
+def vaekit_trainer(vae: vaekit.VAE, epochs: int, **options) -> vaekit.Trainer:
+    """vaekit's Trainer on the negative ELBO, batch 128, with ``options`` (threads, autocast, device, ...)."""
+    return vaekit.Trainer(vae, lambda m, x, step: vaekit.elbo(m, x), epochs=epochs, batch_size=128, **options)
+
+
 def compare(train, val, test, epochs: int, seed: int, threads: int | None, autocast=None, reference=True) -> dict:
     """Train both loops, alternating epochs; returns per-loop times and test losses."""
     ref = Reference(train, val, seed) if reference else None
-    torch.manual_seed(seed)
-    vae = vaekit.build_vae(train.shape[1:], hidden=(H,), latent_dim=Z, activation="relu")
-    trainer = vaekit.Trainer(
-        vae,
-        lambda m, x, step: vaekit.elbo(m, x),
-        epochs=epochs,
-        batch_size=128,
+    trainer = vaekit_trainer(
+        mlp_vae(train.shape[1:], seed),
+        epochs,
         seed=seed,
         autocast=autocast,
         threads=threads,
@@ -211,7 +218,7 @@ def main() -> int:
     data = load_dataset("binarized-mnist", args.data_dir)
     train, val, test = data.split("train"), data.split("val"), data.split("test")
     n = len(train)
-    load = load_average()
+    load = busy_cores()
     peak = matmul_peak()
     print(f"fp32 matrix-multiply peak {peak:.0f} GFLOP/s on {torch.get_num_threads()} threads")
     bf16 = args.bf16 == "yes" or (args.bf16 == "auto" and cpu_has_fast_bfloat16())

@@ -176,10 +176,8 @@ class VAEAnomalyDetector(OutlierMixin, BaseEstimator):
         estimator was fitted on a DataFrame, else ``x0, x1, ...``."""
         check_is_fitted(self)
         explanation = self.detector_.explain(self._rows(X, reset=False))
-        if self.frame_columns_ is None:
-            names = getattr(self, "feature_names_in_", None)
-            base = self.detector_.extra.get("feature_baseline")
-            return explanation if names is None else Explanation.from_terms(explanation.terms, base, list(names))
+        if self.frame_columns_ is None:  # fitted on an array: features x0, x1, ...
+            return explanation
         # a categorical column's indicator columns are one feature to the user
         groups, n = self.column_groups_, len(self.frame_columns_.names)
         base = np.asarray(self.detector_.extra["feature_baseline"])[None]

@@ -101,7 +101,7 @@ class FrameColumns:
                 codes[codes < 0] = np.nan
                 out[:, j] = codes
             else:
-                if kind == "bool" or _kind(column.dtype) == "bool":
+                if kind == "bool":
                     values = column.astype("float64")
                 else:
                     try:
