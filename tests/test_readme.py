@@ -63,15 +63,35 @@ def _run_in_order(commands: list[str], cwd, data) -> None:
         assert proc.returncode == 0, (command, proc.stderr[-2000:])
 
 
+def _on_the_quickstart_run(command: str) -> bool:
+    """Whether ``command`` only uses the quickstart's ``runs/digits`` (or no run at all and no training)."""
+    args = shlex.split(command)
+    if args[1] == "train":
+        return args[1:] == ["train", "--out", "runs/digits"]
+    runs = [a for a in args if a.startswith("runs/")]
+    if not runs:
+        return args[1] == "datasets"
+    return all(a == "runs/digits" or a.startswith("runs/digits/") for a in runs)
+
+
 def test_commands_run_in_order(tmp_path):
-    """Every README command on the built-in data sets (digits, shapes), in order, as a user types them."""
-    commands = [c for c in _commands() if not _needs_data(c)]
+    """The quickstart's README commands on digits, in order, as a user types them (the rest: with -m slow)."""
+    commands = [c for c in _commands() if not _needs_data(c) and _on_the_quickstart_run(c)]
     assert len(commands) >= 6
     _run_in_order(commands, tmp_path, shared_data_dir())
     for name in ("samples.png", "reconstructions.png", "loss.png"):
         assert (tmp_path / "runs" / "digits" / name).is_file()
     for made in ("samples.png", "reconstructions.png", "latents.csv"):
         assert (tmp_path / made).is_file()
+
+
+@pytest.mark.slow
+def test_the_other_commands_on_built_in_data_run_in_order(tmp_path):
+    """The README's other commands on built-in data (conv, conditional, beta-TC, anomaly, imputation: each
+    trains its own model, a minute and a half in all, so CI runs them with -m slow)."""
+    commands = [c for c in _commands() if not _needs_data(c) and not _on_the_quickstart_run(c)]
+    assert any(c.startswith("vaekit anomaly fit") for c in commands)
+    _run_in_order(commands, tmp_path, shared_data_dir())
 
 
 @pytest.mark.slow
