@@ -14,8 +14,21 @@ import torch
 from vaekit.utils import atomic_write_bytes
 
 
-def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, pad: int = 2, min_tile: int = 28):
-    """Tile ``(N, C, H, W)`` images in [0, 1] into one PIL image, ``nrow`` per row, upscaled to ``min_tile`` px."""
+def image_grid(
+    images: torch.Tensor | np.ndarray,
+    *,
+    nrow: int | None = None,
+    pad: int = 2,
+    min_tile: int = 56,
+    row_labels: Sequence[str] | None = None,
+    caption: str | None = None,
+):
+    """Tile ``(N, C, H, W)`` images in [0, 1] into one PIL image, ``nrow`` per row.
+
+    Small images are scaled up with nearest-neighbour until a tile is at least ``min_tile`` pixels (an 8x8 digit
+    becomes 56x56: pixels stay sharp squares). ``row_labels`` writes one label left of each row; ``caption`` a
+    line above the grid (what the picture shows, e.g. the sampling temperature).
+    """
     from PIL import Image
 
     x = torch.as_tensor(np.asarray(images), dtype=torch.float32).clamp(0, 1)
@@ -31,7 +44,42 @@ def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, pa
     scale = max(1, math.ceil(min_tile / max(h, w)))
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    if row_labels is not None or caption:
+        image = _annotated(image, row_pitch=(h + pad) * scale, top=pad * scale, labels=row_labels, caption=caption)
     return image
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # a Pillow built without FreeType has one bitmap size only
+        return ImageFont.load_default()
+
+
+def _annotated(image, *, row_pitch: int, top: int, labels: Sequence[str] | None, caption: str | None):
+    """``image`` on a white canvas with ``labels`` left of its rows (``row_pitch`` px apart) and ``caption`` above."""
+    from PIL import Image, ImageDraw
+
+    font = _font(max(12, min(18, row_pitch // 3)))
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
+
+    def width(text: str) -> int:
+        return measure.textbbox((0, 0), text, font=font)[2]
+
+    left = max((width(t) for t in labels), default=0) + 12 if labels else 0
+    line = measure.textbbox((0, 0), "Ag", font=font)[3]
+    head = line + 12 if caption else 0
+    canvas = Image.new(image.mode, (max(image.width + left, width(caption or "") + 12), image.height + head), "white")
+    canvas.paste(image, (left, head))
+    draw = ImageDraw.Draw(canvas)
+    ink = "black" if image.mode != "L" else 0
+    if caption:
+        draw.text((6, 6), caption, fill=ink, font=font)
+    for r, text in enumerate(labels or ()):
+        draw.text((6, head + top + r * row_pitch + (row_pitch - top - line) // 2), text, fill=ink, font=font)
+    return canvas
 
 
 def save_png(image: Any, path: str | os.PathLike) -> None:
@@ -44,8 +92,10 @@ def save_png(image: Any, path: str | os.PathLike) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def save_image_grid(images: torch.Tensor | np.ndarray, path: str | os.PathLike, *, nrow: int | None = None) -> None:
-    save_png(image_grid(images, nrow=nrow), path)
+def save_image_grid(
+    images: torch.Tensor | np.ndarray, path: str | os.PathLike, *, nrow: int | None = None, caption: str | None = None
+) -> None:
+    save_png(image_grid(images, nrow=nrow, caption=caption), path)
 
 
 def save_pairs(inputs: torch.Tensor, outputs: torch.Tensor, path: str | os.PathLike, *, per_row: int = 8) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.distributions import Distribution
+from torch.distributions import Distribution, Independent
 
 from vaekit.apps.generation import model_input, model_labels
 from vaekit.apps.images import _figure, image_grid
@@ -107,13 +107,15 @@ def choose_pairs(
 @dataclass(frozen=True)
 class Traversal:
     """``decoded (n_dims, steps, *x_shape)``: row r varies latent dimension ``dims[r]`` over ``values``
-    around ``base (d,)``; ``kl (d,)``: each dimension's mean KL on the data it was ordered by (nats)."""
+    around ``base (d,)``; ``kl (d,)``: each dimension's mean KL on the data it was ordered by (nats), or for a
+    prior that does not factorise the variance of the posterior means (``statistic`` says which)."""
 
     decoded: np.ndarray
     dims: list[int]
     values: np.ndarray
     base: np.ndarray
     kl: np.ndarray
+    statistic: str = "KL"
 
 
 @inference
@@ -195,7 +197,8 @@ def traverse(
     flat = z.reshape(-1, vae.latent_dim)
     y_flat = None if y_base is None else y_base.expand(len(flat))
     decoded = vae.decode(flat, y_flat).mean.reshape(len(order), steps, *vae.x_shape)
-    return Traversal(decoded.cpu().numpy(), order, values.cpu().numpy(), base.cpu().numpy(), kl)
+    statistic = "KL" if isinstance(vae.prior(), Independent) else "var"
+    return Traversal(decoded.cpu().numpy(), order, values.cpu().numpy(), base.cpu().numpy(), kl, statistic)
 
 
 @dataclass(frozen=True)
@@ -228,9 +231,11 @@ def latent_map(
     """Posterior means of ``x`` in a plane, and the decoded manifold over a ``grid x grid`` lattice of it.
 
     For a 2-D latent the plane is the latent space; otherwise the first two principal components of the
-    means (through their mean). The lattice spans the 1st to 99th percentile of the coordinates. ``labels``
-    colour the scatter; ``y`` are a conditional VAE's labels of ``x`` (the manifold is decoded with the most
-    frequent one).
+    means (through their mean). The lattice spans the 1st to 99th percentile of the coordinates. Beyond two
+    dimensions a lattice point (u, v) decodes z = center + u * axes[0] + v * axes[1] + r, where r is the part
+    of the nearest data point's mean off the plane: the plane through the mean alone runs through the gaps
+    between the classes and decodes to blurred averages. ``labels`` colour the scatter; ``y`` are a
+    conditional VAE's labels of ``x`` (the manifold is decoded with the most frequent one).
     """
     if grid < 2:
         raise VaekitError(f"the manifold grid needs at least 2 points a side, got {grid}")
@@ -259,7 +264,9 @@ def latent_map(
     gu, gv = np.linspace(lo[0], hi[0], grid), np.linspace(hi[1], lo[1], grid)
     uu, vv = np.meshgrid(gu, gv)  # row r is v = gv[r] (top = largest), column c is u = gu[c]
     plane = torch.from_numpy(np.stack([uu.ravel(), vv.ravel()], 1))
-    z = (center + plane @ axes).float().to(dev)
+    off_plane = (mu - center) - coords @ axes  # (N, d): zero for a 2-D latent
+    nearest = torch.cdist(plane, coords).argmin(1)
+    z = (center + plane @ axes + off_plane[nearest]).float().to(dev)
     y_grid = None if cond is None else torch.full((len(z),), int(cond.mode().values), device=dev)
     manifold = vae.decode(z, y_grid).mean.reshape(grid, grid, *vae.x_shape).cpu().numpy()
     lab = None if labels is None else np.asarray(labels).reshape(-1)
@@ -305,10 +312,13 @@ def interpolation_gif(result: Interpolation, *, frame_ms: int = 120) -> bytes:
 
 
 def traversal_png(result: Traversal) -> bytes:
+    """One row per dimension, labelled with its name and mean KL (nats), the values it takes stated above."""
     _need_images(result.decoded.shape[2:], "traversal")
     buf = io.BytesIO()
     grid = result.decoded.reshape(-1, *result.decoded.shape[2:])
-    image_grid(grid, nrow=result.decoded.shape[1], pad=2).save(buf, format="PNG")
+    labels = [f"z{j}  {result.statistic} {result.kl[j]:.2f}" for j in result.dims]
+    caption = f"each row: one latent dimension from {result.values[0]:g} to {result.values[-1]:g}, the rest fixed"
+    image_grid(grid, nrow=result.decoded.shape[1], pad=2, row_labels=labels, caption=caption).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -323,8 +333,8 @@ def latent_map_png(result: LatentMap, *, title: str = "") -> bytes:
         classes = np.unique(result.labels)
         cmap = "tab10" if len(classes) <= 10 else "viridis"
         sc = ax.scatter(result.coords[:, 0], result.coords[:, 1], c=result.labels, cmap=cmap, **kw)
-        if len(classes) <= 10:
-            ax.legend(*sc.legend_elements(), title="label", fontsize=7, loc="best", markerscale=0.8)
+        if len(classes) <= 10:  # beside the axes, where it covers no point
+            ax.legend(*sc.legend_elements(), title="label", fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         else:
             fig.colorbar(sc, ax=ax, label="label")
     else:
@@ -334,8 +344,7 @@ def latent_map_png(result: LatentMap, *, title: str = "") -> bytes:
     ax.set_xlabel(f"{names[0]} ({100 * result.explained[0]:.0f}% of variance)" if pca else names[0])
     ax.set_ylabel(f"{names[1]} ({100 * result.explained[1]:.0f}% of variance)" if pca else names[1])
     ax.set_title("posterior means of the data")
-    ax.set_xlim(result.grid_u[0], result.grid_u[-1])
-    ax.set_ylim(result.grid_v[-1], result.grid_v[0])
+    ax.margins(0.03)  # every point inside the axes; the manifold beside spans the 1st-99th percentiles
     if images:
         g = result.manifold.shape[0]
         tiles = result.manifold.reshape(g * g, *result.manifold.shape[2:])
@@ -343,7 +352,8 @@ def latent_map_png(result: LatentMap, *, title: str = "") -> bytes:
         axes[1].imshow(
             picture, extent=(result.grid_u[0], result.grid_u[-1], result.grid_v[-1], result.grid_v[0]), aspect="auto"
         )
-        axes[1].set_title("decoded manifold E[x|z] over the same plane")
+        off = " (off-plane part from the nearest data point)" if pca else ""
+        axes[1].set_title(f"decoded E[x|z] over the plane{off}", fontsize=10)
         axes[1].set_xlabel(names[0])
     if title:
         fig.suptitle(title)
