@@ -405,7 +405,7 @@ def test_train_help_names_the_presets_and_a_run_prints_its_settings(tmp_path, ca
     from vaekit.cli.common import app
 
     help_text = " ".join(CliRunner().invoke(app, ["train", "--help"], terminal_width=200).output.split())
-    assert "digits: --likelihood gaussian, --latent-dim 8, --epochs 300" in help_text
+    assert "digits: --likelihood gaussian, --latent-dim 8, --prior mog, --epochs 300" in help_text
     assert "[default: 100; digits: 300; melodies data: 50]" in help_text
     caplog.set_level(logging.INFO)
     with one_thread():

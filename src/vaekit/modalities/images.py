@@ -80,11 +80,17 @@ class Images(Modality):
         """``samples.png``: 64 prior draws (a row of 10 per class for a conditional VAE); ``reconstructions.png``:
         32 evenly spaced held-out images above their reconstructions."""
         from vaekit.apps.generation import reconstruct, sample, sample_by_label
+        from vaekit.apps.images import save_image_grid
 
+        # the model's own distribution (temperature 1), said on the picture: a sharper-looking lower
+        # temperature would flatter the model (vaekit sample --temperature draws those)
         if model.n_classes:
-            self.write("samples", sample_by_label(model, 10, seed=seed), folder / "samples.png", per_row=10)
+            drawn = sample_by_label(model, 10, seed=seed)
+            caption = "a row per class, the same 10 draws z ~ p(z) in every row; temperature 1, decoded means"
+            save_image_grid(drawn, folder / "samples.png", nrow=10, caption=caption)
         else:
-            self.write("samples", sample(model, 64, seed=seed), folder / "samples.png")
+            caption = "64 draws z ~ p(z), temperature 1; decoded means E[x|z]"
+            save_image_grid(sample(model, 64, seed=seed), folder / "samples.png", caption=caption)
         if held_out is not None and len(held_out):
             # evenly spaced, not the first rows: some test sets are sorted by class (binarized MNIST starts with 0s)
             rows = torch.linspace(0, len(held_out) - 1, min(len(held_out), 32)).long()
