@@ -41,6 +41,7 @@ from vaekit.music.apps import (  # noqa: E402
 from vaekit.music.evaluate import (  # noqa: E402
     in_key_share,
     melody_statistics,
+    onset_f1,
     reconstruction_accuracy,
     rhythm_chance,
     rhythm_repetition,
@@ -225,6 +226,24 @@ def test_melody_vae_plugs_into_objectives_and_evaluator():
     assert ev.nll <= ev.neg_elbo + 1e-3 and ev.latent_dims == [4]
 
 
+def test_onset_f1_counts_notes_by_start_and_pitch_not_by_hold():
+    a = np.full((2, 32), HOLD)
+    a[0, [0, 8, 16]] = [pitch_token(60), pitch_token(62), pitch_token(64)]
+    a[1, [4, 20]] = [pitch_token(67), NOTE_OFF]
+    assert onset_f1(a, a) == {"onset_precision": 1.0, "onset_recall": 1.0, "onset_f1": 1.0}
+    held = np.full_like(a, HOLD)
+    held[:, 0] = pitch_token(60)  # one note held for the whole window: most steps right, one note of four
+    assert (held == a).mean() > 0.85
+    assert onset_f1(a, held) == pytest.approx({"onset_precision": 0.5, "onset_recall": 0.25, "onset_f1": 1 / 3})
+    late = a.copy()
+    late[0, [8, 9]] = [HOLD, pitch_token(62)]  # a sixteenth late: a miss and a wrong note
+    assert onset_f1(a, late)["onset_f1"] == pytest.approx(2 * 3 / 8)
+    wrong = a.copy()
+    wrong[1, 4] = pitch_token(66)  # right time, wrong pitch
+    assert onset_f1(a, wrong)["onset_recall"] == pytest.approx(3 / 4)
+    assert np.isnan(onset_f1(np.full_like(a, HOLD), np.full_like(a, HOLD))["onset_f1"])
+
+
 def test_a_tiny_model_overfits_a_few_tunes(tmp_path):
     rng = np.random.default_rng(3)
     x = torch.from_numpy(np.stack([notes_to_tokens(_random_line(rng, 32), 32) for _ in range(6)]).astype(np.float32))
@@ -245,6 +264,10 @@ def test_a_tiny_model_overfits_a_few_tunes(tmp_path):
     acc = reconstruction_accuracy(vae, x)
     assert acc["free_running"] > 0.95 and acc["free_running_events"] > 0.9, acc
     assert (reconstruct_melodies(vae, x) == x.numpy()).mean() == pytest.approx(acc["free_running"])
+    assert (
+        acc["onset_f1"] == pytest.approx(onset_f1(x, reconstruct_melodies(vae, x))["onset_f1"])
+        and acc["onset_f1"] > 0.9
+    )
     loaded = vaekit.load(tmp_path / "run")
     torch.manual_seed(1)
     a = loaded.decode(torch.zeros(1, 8)).log_prob(x[:1])

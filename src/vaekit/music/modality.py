@@ -128,12 +128,19 @@ class Melodies(Modality):
         return apps.evaluate_melodies(model, x, seed=seed)
 
     def metric_rows(self, f: Mapping[str, Any]) -> list[tuple[str, str]]:
+        # note events first: 84% of the steps of a 16-bar tune are HOLD, so the all-steps accuracy of a model
+        # that holds one note for bars still looks high
+        onsets = f"{f['accuracy/onset_precision']:.3f} / {f['accuracy/onset_recall']:.3f}"
         rows = [
-            ("accuracy, teacher-forced", f"{f['accuracy/teacher_forced']:.3f}"),
-            ("accuracy, free-running", f"{f['accuracy/free_running']:.3f}"),
+            ("note-event accuracy, free-running", f"{f['accuracy/free_running_events']:.3f}"),
             (
-                "  on note events (teacher-forced / free)",
-                f"{f['accuracy/teacher_forced_events']:.3f} / {f['accuracy/free_running_events']:.3f}",
+                "onset F1 of reconstructions (precision / recall)",
+                f"{f['accuracy/onset_f1']:.3f} ({onsets})",
+            ),
+            ("note-event accuracy, teacher-forced", f"{f['accuracy/teacher_forced_events']:.3f}"),
+            (
+                "  all steps, HOLD included (teacher-forced / free)",
+                f"{f['accuracy/teacher_forced']:.3f} / {f['accuracy/free_running']:.3f}",
             ),
             ("pitch-class distance (samples vs data)", f"{f['pitch_class_distance']:.3f}"),
         ]
