@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import vaekit
-from tests.conftest import run_cli
+from tests.conftest import expect_error, one_thread, run_cli
 from vaekit.errors import DataError
 from vaekit.music.tokens import (
     HOLD,
@@ -33,6 +33,7 @@ from vaekit.music.apps import (  # noqa: E402
     consecutive_windows,
     interpolate_melodies,
     interpolate_melody_files,
+    melody_variations,
     reconstruct_melodies,
     reconstruct_tune,
     sample_melodies,
@@ -46,7 +47,7 @@ from vaekit.music.evaluate import (  # noqa: E402
     rhythm_chance,
     rhythm_repetition,
 )
-from vaekit.music.midi import midi_bytes, read_melody_notes  # noqa: E402
+from vaekit.music.midi import midi_bytes, read_melody_notes, read_melody_tokens  # noqa: E402
 from vaekit.music.model import Conductor, RecurrentDecoder  # noqa: E402
 from vaekit.utils import latent_path  # noqa: E402
 
@@ -468,6 +469,52 @@ def test_cli_interpolates_between_two_melody_files(melody_run, tunes, tmp_path):
     proc = run_cli("interpolate", str(melody_run), "--data", str(a), "--steps", "5", "-o", str(tmp_path / "x.mid"))
     assert proc.returncode == 2 and "an interpolation between files needs two of them" in proc.stderr
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_variations_stay_at_the_tune_with_no_spread_and_wander_with_more():
+    torch.manual_seed(0)
+    vae = vaekit.build_vae((32,), arch="melody", latent_dim=4, hidden=(16, 16))
+    tune = notes_to_tokens(_random_line(np.random.default_rng(0), 80), 80)  # 2.5 windows of 2 bars
+    same = melody_variations(vae, tune, 3, spread=0.0, seed=0)
+    assert same.shape == (3, 80) and same.dtype == np.int64
+    assert (same == reconstruct_tune(vae, tune)).all()
+    far = melody_variations(vae, tune, 4, spread=3.0, seed=1)
+    assert (far == melody_variations(vae, tune, 4, spread=3.0, seed=1)).all()  # a seed repeats
+    assert len({row.tobytes() for row in far}) > 1 and (far != same[0]).any()
+    for bad, match in (({"n": 0}, "cannot make 0 variations"), ({"spread": -1.0}, "--spread must be")):
+        with pytest.raises(vaekit.VaekitError, match=match):
+            melody_variations(vae, tune, **{"n": 2, "spread": 0.5, **bad})
+
+
+def test_cli_composes_variations_of_a_tune_and_refuses_bad_input(melody_run, tunes, tmp_path, capsys):
+    from vaekit.cli import main
+
+    tune = tunes / "tune0.mid"
+    with one_thread():
+        assert main(["compose", str(melody_run), "--like", str(tune), "-n", "3", "--seed", "0",
+                     "-o", str(tmp_path / "v.npy")]) == 0  # fmt: skip
+        assert main(["compose", str(melody_run), "--like", str(tune), "-o", str(tmp_path / "v.mid")]) == 0
+    rows = np.load(tmp_path / "v.npy")
+    assert rows.shape == (3, len(read_melody_tokens(tune)))
+    assert ((rows >= 0) & (rows < N_TOKENS)).all()
+    assert mido.MidiFile(tmp_path / "v.mid").ticks_per_beat == 480  # (a 2-epoch model may decode silence)
+    run = str(melody_run)
+    for argv, pattern in (
+        (["--like", str(tmp_path / "nope.mid"), "-o", str(tmp_path / "a.mid")], "no file"),
+        (["--like", str(tmp_path / "v.npy"), "-o", str(tmp_path / "a.mid")], "cannot read v.npy"),
+        (["--like", str(tune), "-o", str(tmp_path / "a.jpg")], "cannot write a.jpg"),
+        (["--like", str(tune), "--spread", "nan", "-o", str(tmp_path / "a.mid")], "--spread must be"),
+        (["--like", str(tune), "-n", "0", "-o", str(tmp_path / "a.mid")], "cannot make 0 variations"),
+    ):
+        expect_error(capsys, ["compose", run, *argv], pattern)
+        assert not (tmp_path / "a.mid").exists() and not (tmp_path / "a.jpg").exists()
+    images = tmp_path / "digits"
+    vaekit.save(vaekit.build_vae((1, 8, 8), latent_dim=2, hidden=[8]), images)
+    expect_error(
+        capsys,
+        ["compose", str(images), "--like", str(tune), "-o", str(tmp_path / "a.mid")],
+        "makes variations of melodies",
+    )
 
 
 def test_a_four_bar_run_keeps_its_windows_in_every_command(tunes, tmp_path):

@@ -258,6 +258,32 @@ def sample_run(
     return rows
 
 
+def compose_run(
+    run: Run,
+    like: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    n: int = 8,
+    spread: float = 0.5,
+    seed: int | None = None,
+) -> np.ndarray:
+    """What ``vaekit compose`` does: ``n`` variations of the input file ``like`` (a tune), decoded from points
+    around its code (``spread`` prior standard deviations away), written to ``output`` in the run's
+    modality's format (a piano roll shows the input in grey beneath each). Returns what was written."""
+    modality = run.modality
+    if "variations" not in modality.outputs:
+        raise VaekitError(f"this run models {modality.name}: vaekit compose makes variations of melodies")
+    modality.check_output(output, "variations")
+    if not Path(like).is_file():
+        raise VaekitError(f"no file {like}", "give a melody file (.mid, .abc, MusicXML) with --like")
+    if not modality.reads_file(like):
+        raise VaekitError(f"cannot read {Path(like).name} as one input", "give a melody file (.mid, .abc, MusicXML)")
+    rows, tune = modality.variations_of_file(run.model(), like, n, spread=spread, seed=seed)
+    titles = [f"variation {i + 1} (spread {spread:g})" for i in range(len(rows))]
+    modality.write("variations", rows, output, titles=titles, reference=np.repeat(np.asarray(tune)[None], len(rows), 0))
+    return rows
+
+
 def reconstruct_run(
     run: Run,
     output: str | os.PathLike,

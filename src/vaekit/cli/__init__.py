@@ -19,7 +19,9 @@ from vaekit.cli import evaluate, generate, tables, train  # noqa: F401  (each mo
 from vaekit.cli.common import app
 from vaekit.errors import Interrupted, VaekitError
 
-ORDER = ["train", "evaluate", "sample", "reconstruct", "encode", "interpolate", "traverse", "latent-map", "report"]
+ORDER = [
+    "train", "evaluate", "sample", "reconstruct", "encode", "interpolate", "traverse", "latent-map", "compose", "report"
+]  # fmt: skip
 app.registered_commands.sort(
     key=lambda c: ORDER.index(c.name or c.callback.__name__) if (c.name or c.callback.__name__) in ORDER else 99
 )

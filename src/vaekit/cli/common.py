@@ -46,7 +46,9 @@ def outputs_help(kind: str) -> str:
     """What each registered modality writes for ``kind``, e.g. ``images: .npy .png; tables: .csv .npy``."""
     shown = []
     for name in modality_names():
-        suffixes = sorted(get_modality(name).outputs.get(kind, ()))
+        if kind not in get_modality(name).outputs:
+            continue
+        suffixes = sorted(get_modality(name).outputs[kind])
         shown.append(f"{name}: " + " ".join(s or "a folder" for s in suffixes))
     return "by the run's kind of data: " + "; ".join(shown)
 

@@ -1,5 +1,5 @@
 """What a trained run makes: ``sample``, ``reconstruct``, ``encode``, ``interpolate``, ``traverse``,
-``latent-map`` and ``report``. Each opens the run once and makes one library call."""
+``latent-map``, ``compose`` and ``report``. Each opens the run once and makes one library call."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vaekit.apps.generation import encode_run, reconstruct_run, sample_run
+from vaekit.apps.generation import compose_run, encode_run, reconstruct_run, sample_run
 from vaekit.apps.latent import interpolate_run, latent_map_run, traverse_run
 from vaekit.cli.common import DataDir, NoVerify, RunArg, RunData, Seed, Split, app, output_option, outputs_help, wrote
 from vaekit.run import Run
@@ -116,6 +116,24 @@ def interpolate(
         method=method,
         seed=seed,
     )
+    wrote(output)
+
+
+@app.command()
+def compose(
+    run: RunArg,
+    like: Annotated[Path, typer.Option("--like", help="the tune to vary (.mid, .abc, MusicXML)", show_default=False)],
+    output: output_option(outputs_help("variations")),
+    variations: Annotated[int, typer.Option("--variations", "-n", help="how many variations")] = 8,
+    spread: Annotated[
+        float, typer.Option("--spread", help="how far from the tune, in prior standard deviations (0: the tune itself)")
+    ] = 0.5,
+    seed: Seed = None,
+    no_verify: NoVerify = False,
+) -> None:
+    """Variations of a tune: encode it, decode points around its latent code (.mid/.wav one after the other,
+    .png their piano rolls over the tune in grey)."""
+    compose_run(Run.open(run, verify=not no_verify), like, output, n=variations, spread=spread, seed=seed)
     wrote(output)
 
 

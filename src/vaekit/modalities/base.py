@@ -23,6 +23,7 @@ _WHAT = {  # how an error names each kind of output, and its verb
     "interpolation": ("an interpolation", "is"),
     "traversal": ("a traversal", "is"),
     "map": ("a latent map", "is"),
+    "variations": ("variations", "are"),
 }
 
 
@@ -128,6 +129,14 @@ class Modality:
     def reconstruct_file(self, model: Any, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         """``(reconstruction, input)`` of one input file, each as rows for :meth:`write`."""
         raise VaekitError(f"a model of {self.name} does not read single input files like {Path(path).name}")
+
+    def variations_of_file(
+        self, model: Any, path: str | os.PathLike, n: int, *, spread: float, seed: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(variations, input)`` of one input file (a tune, say): ``n`` points around its code E[z|x],
+        decoded, each as rows for :meth:`write`. A modality that offers it lists ``"variations"`` in
+        :attr:`outputs`."""
+        raise VaekitError(f"a model of {self.name} makes no variations of single input files like {Path(path).name}")
 
     def shown(self, kind: str, path: str | os.PathLike) -> int | None:
         """How many examples a command shows by default in ``path`` (None: all of them)."""

@@ -35,6 +35,7 @@ class Melodies(Modality):
         "interpolation": _MELODY_FILES - {""},
         "traversal": frozenset({".npy"}),
         "map": frozenset({".png", ".npz"}),
+        "variations": _MELODY_FILES - {""},
     }
 
     def recognises_model(self, model: ModelConfig, x_shape: tuple[int, ...]) -> bool:
@@ -86,6 +87,12 @@ class Melodies(Modality):
         """A whole tune, window after window, cut back to its length."""
         tokens = apps.read_melody(path)
         return apps.reconstruct_tune(model, tokens)[None], tokens[None]
+
+    def variations_of_file(
+        self, model: Any, path: str | os.PathLike, n: int, *, spread: float, seed: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The whole tune, window after window (:func:`vaekit.music.apps.melody_variations`)."""
+        return apps.melody_variation_file(model, path, n, spread=spread, seed=seed)
 
     def shown(self, kind: str, path: str | os.PathLike) -> int | None:
         return 8
