@@ -28,17 +28,23 @@ def explore(
 ) -> None:
     """Explore the latent space live in a browser: the map of held-out codes, decoding under the pointer,
     a slider per latent dimension, interpolation and sampling. Serves until Ctrl-C."""
-    opened = Run.open(run, verify=not no_verify)
+    explorer = serve(
+        Run.open(run, verify=not no_verify),
+        data=data,
+        data_dir=data_dir,
+        split=split,
+        host=host,
+        port=port,
+        limit=limit,
+        open_browser=open_browser,
+    )
     if not is_loopback(host):
         typer.echo(
-            f"warning: serving on {host}: anyone who can reach this machine on port {port} can use the model and "
-            "read the run's data (the default --host 127.0.0.1 serves this machine only)",
+            f"warning: serving on {host}: anyone who can reach this machine on port {explorer.port} can use the model "
+            "and read the run's data (the default --host 127.0.0.1 serves this machine only)",
             err=True,
         )
-    explorer = serve(
-        opened, data=data, data_dir=data_dir, split=split, host=host, port=port, limit=limit, open_browser=open_browser
-    )
-    typer.echo(f"exploring {run} at {explorer.url} (Ctrl-C stops)", err=False)
+    typer.echo(f"exploring {run} at {explorer.url} (Ctrl-C stops)")
     try:
         explorer.wait()
     except KeyboardInterrupt:

@@ -15,6 +15,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ import torch
 from vaekit.apps.anomaly import DETECTOR_FILE, Detector, load_detector, load_rows
 from vaekit.apps.generation import encode, model_input, model_labels
 from vaekit.apps.latent import latent_kl, latent_plane
+from vaekit.data.registry import dataset_names
 from vaekit.errors import DataError, VaekitError
 from vaekit.evaluate import active_units
 from vaekit.run import Run
@@ -86,6 +88,10 @@ class Session:
         if (run.path / DETECTOR_FILE).is_file():
             self.detector = load_detector(run.path, verify=run.folder.verify)
         self.held = self._held_out(data, data_dir, split, limit)
+        name = data or run.config.data.name
+        registered = name in dataset_names()
+        # a file is one split (every split name answers all its rows): name the file, not a split
+        self.source = {"name": name if registered else Path(name).name, "split": split if registered else None}
         if len(self.held.x) < 2:
             raise DataError(f"the {split} split has {len(self.held.x)} example; the map needs at least 2")
         with torch.inference_mode():
@@ -141,7 +147,7 @@ class Session:
             "x_shape": list(self.vae.x_shape),
             "latent_dim": self.latent_dim,
             "n_classes": int(self.vae.n_classes),
-            "split": self.split,
+            "source": self.source,
             "n_examples": len(self.z),
             "dims": [{"dim": int(j), "kl": _float(self.kl[j]), "active": bool(self.active[j])} for j in order.tolist()],
             "plane": {

@@ -53,9 +53,17 @@
     }
     ctx.strokeStyle = "#98a2b3";
     ctx.lineWidth = 1;
-    for (const n of reference || []) ctx.strokeRect(x(n.start) + 0.5, y(n.pitch) + 0.5, x(n.end) - x(n.start) - 1, row - 1);
-    ctx.fillStyle = "#2f6fde";
-    for (const n of notes) ctx.fillRect(x(n.start) + 0.5, y(n.pitch), Math.max(1, x(n.end) - x(n.start) - 1), row);
+    for (const n of reference || []) {
+      ctx.strokeRect(x(n.start) + 0.5, y(n.pitch) + 0.5, x(n.end) - x(n.start) - 1, row - 1);
+    }
+    // each note filled, its onset darker, so repeated notes of one pitch stay apart
+    for (const n of notes) {
+      const [x0, x1] = [x(n.start) + 1, x(n.end) - 1];
+      ctx.fillStyle = "#2f6fde";
+      ctx.fillRect(x0, y(n.pitch), Math.max(1, x1 - x0), row);
+      ctx.fillStyle = "#12398a";
+      ctx.fillRect(x0, y(n.pitch), small ? 1 : 2, row);
+    }
   }
 
   function stop() {

@@ -107,7 +107,9 @@ const vaekit = (window.vaekit = {
     }
     figure.hidden = false;
     const label = example.label === null ? "" : `, label ${example.label}`;
-    $("input-title").textContent = `input: ${state.info.split} row ${example.row}${label}`;
+    const source = state.info.source;
+    const where = `${source.split ? source.split + " " : ""}row ${example.row} of ${source.name}`;
+    $("input-title").textContent = `input: ${where}${label}`;
     draw($("input"), example.x, "large", null);
     const score = $("score");
     if (example.score === undefined) {
@@ -364,7 +366,9 @@ const vaekit = (window.vaekit = {
     map.colors = labelColors();
     layoutMap();
     drawBase();
-    const note = `${state.map.coords.length} ${state.info.split} examples, posterior means`;
+    const source = state.info.source;
+    const note = `posterior means of ${state.map.coords.length} ${source.split ? source.split + " " : ""}examples ` +
+      `of ${source.name}`;
     $("map-note").textContent = note;
     map.canvas.addEventListener("mousemove", (event) => {
       const [u, v] = toPlane(...pointer(event));
