@@ -57,30 +57,41 @@ const vaekit = (window.vaekit = {
     }
   }
 
-  // At most one request in flight; while it is out, a newer request replaces the one waiting.
-  function liveChannel() {
+  // One request in flight at a time, the others wait their turn. A live request (hover, slider, scrubbing)
+  // replaces any live request still waiting, so a drag sends no more than the server answers and its last
+  // position wins; an action (select, sample, a new path) is never dropped.
+  function requestQueue() {
+    const waiting = [];
     let busy = false;
-    let waiting = null;
     async function pump() {
-      if (busy || !waiting) return;
-      const { path, body, done } = waiting;
-      waiting = null;
+      if (busy || !waiting.length) return;
+      const item = waiting.shift();
       busy = true;
       try {
-        done(await api(path, body));
+        item.resolve(await api(item.path, item.body));
       } catch (err) {
-        message(String(err.message || err));
+        item.reject(err);
       } finally {
         busy = false;
         pump();
       }
     }
-    return (path, body, done) => {
-      waiting = { path, body, done };
-      pump();
+    return {
+      live(path, body, done) {
+        for (let i = waiting.length - 1; i >= 0; i--) if (waiting[i].live) waiting.splice(i, 1);
+        waiting.push({ path, body, live: true, resolve: done, reject: (err) => message(String(err.message || err)) });
+        pump();
+      },
+      send(path, body) {
+        return new Promise((resolve, reject) => {
+          waiting.push({ path, body, live: false, resolve, reject });
+          pump();
+        });
+      },
     };
   }
-  const live = liveChannel();
+  const queue = requestQueue();
+  const live = queue.live;
 
   function withLabel(body) {
     if (state.info.n_classes > 0) body.y = state.y;
@@ -159,7 +170,7 @@ const vaekit = (window.vaekit = {
   }
 
   async function selectExample(index) {
-    const e = await api("/encode", { index });
+    const e = await queue.send("/encode", { index });
     if (state.info.n_classes > 0 && e.y !== null) {
       state.y = e.y;
       $("label").value = String(e.y);
@@ -397,7 +408,9 @@ const vaekit = (window.vaekit = {
     });
   }
 
-  // the screen position of example i on the map (for tests and for people driving the page from a console)
+  // for tests, and for people driving the page from the console: plane coordinates of a code, and the screen
+  // position of example i of the map
+  vaekit.zToPlane = zToPlane;
   vaekit.screenOf = function (i) {
     const rect = map.canvas.getBoundingClientRect();
     const [x, y] = toScreen(state.map.coords[i][0], state.map.coords[i][1]);
@@ -460,7 +473,7 @@ const vaekit = (window.vaekit = {
     $("t").disabled = !ready;
     if (!ready) return;
     const method = $("method").value;
-    const answer = await api("/interpolate", withLabel({ z0: state.a, z1: state.b, steps: 9, method }));
+    const answer = await queue.send("/interpolate", withLabel({ z0: state.a, z1: state.b, steps: 9, method }));
     state.path = answer.coords;
     drawOverlay();
     const strip = $("strip");
@@ -505,7 +518,7 @@ const vaekit = (window.vaekit = {
     $("draw").addEventListener("click", async () => {
       try {
         const temperature = Number($("temperature").value);
-        const answer = await api("/sample", withLabel({ n: 1, temperature }));
+        const answer = await queue.send("/sample", withLabel({ n: 1, temperature }));
         setCurrent(answer.z[0], answer.x[0], `sample, T = ${temperature.toFixed(2)}`);
       } catch (err) {
         message(err.message);
