@@ -4,7 +4,7 @@
 // API: nothing is fetched) and a .mid download of the notes shown.
 "use strict";
 (function () {
-  const SIZE = { large: [520, 190], small: [112, 44] };
+  const SIZE = { large: [520, 150], small: [112, 44] };
   const audio = (vaekit.audio = { context: null, voices: [], notes: 0 });
 
   function notesOf(tokens, c) {
