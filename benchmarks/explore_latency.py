@@ -192,8 +192,8 @@ def main() -> int:
             )
     busiest = max(r["busy_cores_before"] for k, r in results.items() if k != "summary")
     busy_note = (
-        f" (other processes kept about {busiest:.1f} cores busy: provisional figures, to be measured again on a "
-        "quiet machine)"
+        f"\nOther processes kept up to {busiest:.1f} cores busy: provisional figures, to be measured again on a "
+        "quiet machine."
         if busiest > 0.5
         else ""
     )
@@ -201,20 +201,19 @@ def main() -> int:
     update_docs(
         "Live explorer latency (issue 19)",
         f"""Command: `python benchmarks/explore_latency.py{" --mnist" if args.mnist else ""}`. The real server
-(`vaekit explore RUN --port 0`, its own process) answers `POST /decode` for one random code z ~ N(0, I) per
-request, over keep-alive HTTP connections from this script: {SEQUENTIAL:,} requests from one client, one at a time
-(what one page does: it keeps one request in flight), then {args.requests:,} from {args.clients} concurrent
-clients (threads). Latency is from sending the request to the answer parsed, in ms; "model" is the server's own
-time for the decode and its conversion to JSON values, without waiting for the worker (its `Server-Timing`
-header), median. Target: p95 < {TARGET_P95_MS:.0f} ms
-for one point.
+(`vaekit explore RUN --port 0`, in its own process) answers `POST /decode` for one random code z ~ N(0, I) per
+request, over keep-alive HTTP connections from this script: {SEQUENTIAL:,} requests from one client, one at a
+time (what one page does: it keeps one request in flight), then {args.requests:,} from {args.clients} concurrent
+clients (threads). Latency runs from sending a request to its answer parsed, in ms; "model" is the server's own
+time for the decoding and its JSON values, without the wait for the worker (its `Server-Timing` header),
+median. Target: p95 < {TARGET_P95_MS:.0f} ms for one point.
 
 | run | clients | requests | p50 | p95 | p99 | requests/s | model |
 |---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
 The server decodes on one worker thread, one request at a time; with {args.clients} clients each request also
-waits for the ones ahead of it. Cores busy just before each run: {loads}{busy_note}.
+waits for the ones ahead of it. Cores busy just before each run: {loads}.{busy_note}
 Machine: {machine()}, measured {today()}.""",
     )
     print(f"target p95 < {TARGET_P95_MS:.0f} ms for one client: {'met' if met else 'NOT met'}")

@@ -3,9 +3,9 @@
     python benchmarks/explore_screenshot.py RUN [--data D] [-o docs/images/explore.png] [--chromium PATH]
 
 Serves ``RUN`` with :func:`vaekit.explore`, opens the page in headless Chromium (Playwright driving the
-system's browser, Debian's ``chromium``) at 1366 x 660 (a laptop screen less the browser's bars), sets A and B on two examples of the map far apart,
-scrubs to the middle of the path, then selects a third example (its input beside its reconstruction), and
-saves the page as a PNG. Prints what went to the browser's console.
+system's browser, Debian's ``chromium``) at 1366 x 660 (a laptop screen less the browser's bars), sets A and B
+on two examples of the map far apart, scrubs to the middle of the path, then selects a third example (its input
+beside its reconstruction), and saves the page as a PNG. Prints what went to the browser's console.
 """
 
 from __future__ import annotations

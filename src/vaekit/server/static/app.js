@@ -548,7 +548,8 @@ const vaekit = (window.vaekit = {
     const [info, mapData] = await Promise.all([api("/info"), api("/map")]);
     state.info = info;
     state.map = mapData;
-    $("run").textContent = `${info.run}: ${info.modality}, ${info.latent_dim} latent dimensions` +
+    const dims = `${info.latent_dim} latent dimension${info.latent_dim === 1 ? "" : "s"}`;
+    $("run").textContent = `${info.run}: ${info.modality}, ${dims}` +
       (info.n_classes ? `, conditional on ${info.n_classes} labels` : "") +
       (info.anomaly ? ", anomaly detector" : "");
     setUpSliders();
