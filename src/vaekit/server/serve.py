@@ -101,7 +101,14 @@ class Explorer:
         self.url = _url(host, self.port)
         self._sock = sock
         config = uvicorn.Config(
-            app, log_config=None, log_level="warning", access_log=False, lifespan="on", ws="none", http="h11"
+            app,
+            log_config=None,  # the caller's logging stays as it is; uvicorn's loggers propagate to it
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            ws="none",
+            http="h11",
+            timeout_graceful_shutdown=5,
         )
         self._server = uvicorn.Server(config)
         self._failure: BaseException | None = None
