@@ -63,8 +63,8 @@ def _spread(n: int, limit: int) -> np.ndarray:
 
 
 class Session:
-    """The explorer's state for one run: model (eval mode, on the CPU: one point decodes there in well under a
-    millisecond, less than a round trip to a GPU), held-out examples, their codes, the map's plane, each latent
+    """The explorer's state for one run: model (eval mode, on the CPU, where an MLP decodes one point in about
+    0.3 ms: benchmarks/explore_latency.py), held-out examples, their codes, the map's plane, each latent
     dimension's KL and activity, and an anomaly detector where the run is one.
 
     Methods answer the endpoints: :meth:`info`, :meth:`map`, :meth:`decode`, :meth:`example`, :meth:`encode`,
