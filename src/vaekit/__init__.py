@@ -12,6 +12,10 @@ A trained run folder opens once into a :class:`Run` (config, model, data, metric
 
     run = vaekit.Run.open("runs/mine")
     vae, held_out = run.model(), run.data("test")
+
+and explore its latent space live in a browser (``explorer.url``; ``explorer.stop()`` ends it)::
+
+    explorer = vaekit.explore(run)
 """
 
 __version__ = "0.1.0"
@@ -31,6 +35,7 @@ from vaekit.modalities import Modality, register_modality  # noqa: E402
 from vaekit.model import VAE, Decoder, Encoder, LadderVAE, MixturePrior, StandardNormalPrior, VampPrior  # noqa: E402
 from vaekit.objectives import Loss, beta_tc, elbo, iwae  # noqa: E402
 from vaekit.run import Run, load, save  # noqa: E402
+from vaekit.server import explore  # noqa: E402
 from vaekit.train import RunFolder, Trainer  # noqa: E402
 
 __all__ = [
@@ -67,6 +72,7 @@ __all__ = [
     "evaluate_all",
     "evaluate_model",
     "evaluate_run",
+    "explore",
     "fit",
     "interpolate",
     "iwae",

@@ -194,11 +194,19 @@ def latent_path(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "l
     """
     from vaekit.errors import VaekitError
 
-    if method not in INTERPOLATIONS:
-        raise VaekitError(f"unknown interpolation method {method!r}", "use lerp or slerp")
     if steps < 2:
         raise VaekitError(f"an interpolation needs at least 2 steps (the two ends), got {steps}")
-    t = torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device).view(-1, 1)
+    return latent_path_at(z0, z1, torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device), method)
+
+
+def latent_path_at(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, method: str = "lerp") -> torch.Tensor:
+    """The points at ``t (steps,)`` (0 is ``z0``, 1 is ``z1``) of the path of :func:`latent_path`:
+    ``(*lead, steps, d)``."""
+    from vaekit.errors import VaekitError
+
+    if method not in INTERPOLATIONS:
+        raise VaekitError(f"unknown interpolation method {method!r}", "use lerp or slerp")
+    t = t.to(dtype=z0.dtype, device=z0.device).view(-1, 1)
     a, b = z0.unsqueeze(-2), z1.unsqueeze(-2)
     line = (1 - t) * a + t * b
     if method == "lerp":

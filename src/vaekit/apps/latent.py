@@ -201,6 +201,28 @@ def traverse(
     return Traversal(decoded.cpu().numpy(), order, values.cpu().numpy(), base.cpu().numpy(), kl, statistic)
 
 
+def latent_plane(mu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """The plane of a latent map through posterior means ``mu (N, d)``: ``(center (d,), axes (2, d), explained
+    (2,))``, float64, so that a plane point ``(u, v)`` is ``z = center + u * axes[0] + v * axes[1]`` and a code
+    projects to ``(z - center) @ axes.T``.
+
+    For d = 2 the plane is the latent space itself (center 0, axes the identity); for d > 2 the first two
+    principal components of the means, through their mean; for d = 1 the line of z0 (the second axis is 0).
+    ``explained``: the fraction of the means' variance along each axis.
+    """
+    mu = mu.double()
+    d = mu.shape[1]
+    if d <= 2:
+        center, axes = torch.zeros(d, dtype=torch.float64), torch.eye(2, d, dtype=torch.float64)
+        var = mu.var(0) if len(mu) > 1 else torch.ones(d, dtype=torch.float64)
+        explained = np.zeros(2)
+        explained[:d] = (var / var.sum().clamp_min(1e-300)).numpy()
+        return center, axes, explained
+    center = mu.mean(0)
+    _, s, vt = torch.linalg.svd(mu - center, full_matrices=False)
+    return center, vt[:2], (s[:2] ** 2 / (s**2).sum().clamp_min(1e-300)).numpy()
+
+
 @dataclass(frozen=True)
 class LatentMap:
     """``coords (N, 2)``: the data's posterior means in the plane (the latent itself for d = 2, else its first
@@ -247,18 +269,9 @@ def latent_map(
         yb = None if cond is None else cond[i * 1024 : i * 1024 + len(c)].to(dev)
         means.append(vae.encode(c.to(dev), yb).mean.cpu())
     mu = torch.cat(means).double()
-    d = mu.shape[1]
-    if d == 1:
+    if mu.shape[1] == 1:
         raise VaekitError("a latent map needs at least 2 latent dimensions")
-    if d == 2:
-        center, axes = torch.zeros(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
-        var = mu.var(0)
-        explained = (var / var.sum()).numpy()
-    else:
-        center = mu.mean(0)
-        _, s, vt = torch.linalg.svd(mu - center, full_matrices=False)
-        axes = vt[:2]
-        explained = (s[:2] ** 2 / (s**2).sum()).numpy()
+    center, axes, explained = latent_plane(mu)
     coords = (mu - center) @ axes.T
     lo, hi = np.percentile(coords.numpy(), [1, 99], axis=0)
     gu, gv = np.linspace(lo[0], hi[0], grid), np.linspace(hi[1], lo[1], grid)

@@ -1,9 +1,10 @@
 """The ``vaekit`` command: parse, open the run or data, one library call, print.
 
 One module per command family (:mod:`~vaekit.cli.train`, :mod:`~vaekit.cli.generate`,
-:mod:`~vaekit.cli.evaluate`, :mod:`~vaekit.cli.tables`), sharing the app and option definitions of
-:mod:`~vaekit.cli.common`. Every user mistake ends as one line ``error: <what> (<hint>)`` on stderr with exit
-code 2; a file-system failure (permissions, a full disk) too; Ctrl-C says what was kept and exits with 130.
+:mod:`~vaekit.cli.evaluate`, :mod:`~vaekit.cli.tables`, :mod:`~vaekit.cli.explore`), sharing the app and option
+definitions of :mod:`~vaekit.cli.common`. Every user mistake ends as one line ``error: <what> (<hint>)`` on stderr
+with exit code 2; a file-system failure (permissions, a full disk) too; Ctrl-C says what was kept and exits with
+130.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import Any
 
 import typer
 
-from vaekit.cli import evaluate, generate, tables, train  # noqa: F401  (each module registers its commands)
+from vaekit.cli import evaluate, explore, generate, tables, train  # noqa: F401  (each module registers its commands)
 from vaekit.cli.common import app
 from vaekit.errors import Interrupted, VaekitError
 
 ORDER = [
-    "train", "evaluate", "sample", "reconstruct", "encode", "interpolate", "traverse", "latent-map", "compose", "report"
+    "train", "evaluate", "sample", "reconstruct", "encode", "interpolate", "traverse", "latent-map", "compose",
+    "report", "explore",
 ]  # fmt: skip
 app.registered_commands.sort(
     key=lambda c: ORDER.index(c.name or c.callback.__name__) if (c.name or c.callback.__name__) in ORDER else 99

@@ -38,7 +38,9 @@ class Modality:
     - training: :meth:`preset` (config values laid under the user's), :meth:`check_input`;
     - generation: :meth:`sample`, :meth:`decode`, :meth:`reconstruct`, :meth:`read_file` (one input file);
     - output: :attr:`outputs` (suffixes per kind of output), :meth:`write`, :meth:`write_pictures`;
-    - figures: :meth:`metrics` and :meth:`metric_rows` for ``vaekit evaluate``, :meth:`report_sections`.
+    - figures: :meth:`metrics` and :meth:`metric_rows` for ``vaekit evaluate``, :meth:`report_sections`;
+    - the live explorer (``vaekit explore``): :meth:`view_script` (how its page draws an example),
+      :meth:`view_context` (what that drawing needs to know once) and :meth:`view_json` (examples as JSON).
     """
 
     name: str = ""
@@ -205,3 +207,39 @@ class Modality:
     ) -> list[tuple[str, str, str]]:
         """Sections this modality adds to the run report: ``(title, html body, note)``."""
         return []
+
+    # the live explorer ----------------------------------------------------------------------------------
+    def view_script(self) -> str:
+        """JavaScript that draws one example of this kind in the explorer's page (``vaekit explore``).
+
+        It calls ``vaekit.registerView({draw(el, x, opts)})``: ``x`` is one example as :meth:`view_json` gives
+        it, ``el`` an empty element to fill, ``opts`` holds ``context`` (:meth:`view_context`), ``reference``
+        (the input ``x`` came from, where there is one), ``size`` (``"large"`` or ``"small"``) and ``title``.
+        The default draws a row of values as bars (see ``modalities/static/values.js``)."""
+        return static_text("vaekit.modalities", "values.js")
+
+    def view_context(self, x: np.ndarray, names: Sequence[str] | None = None) -> dict[str, Any]:
+        """What the view needs once, from the examples ``x (N, *x_shape)`` the page shows (as they are shown):
+        here each value's name (``names``, else ``x0 .. x{F-1}``) and its 1st and 99th percentile, which
+        scale the bars."""
+        flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        n = flat.shape[1]
+        low, high = np.percentile(flat, [1, 99], axis=0) if len(flat) else (np.zeros(n), np.ones(n))
+        names = list(names) if names is not None and len(names) == n else [f"x{j}" for j in range(n)]
+        return {"names": names, "low": json_floats(low), "high": json_floats(high)}
+
+    def view_json(self, rows: np.ndarray) -> list[Any]:
+        """Examples ``(N, *x_shape)`` as JSON values for the view: here each a flat list of numbers (7 digits)."""
+        return [json_floats(row.reshape(-1)) for row in np.asarray(rows, dtype=np.float64)]
+
+
+def json_floats(values: np.ndarray, digits: int = 7) -> list[float]:
+    """Floats with ``digits`` significant digits, as JSON numbers (JSON has no NaN: callers check finiteness)."""
+    return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64).reshape(-1)]
+
+
+def static_text(package: str, name: str) -> str:
+    """A file shipped in ``package``'s ``static`` folder (package data)."""
+    from importlib.resources import files
+
+    return files(package).joinpath("static", name).read_text(encoding="utf-8")

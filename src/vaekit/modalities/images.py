@@ -13,7 +13,7 @@ import torch
 
 from vaekit.config import ModelConfig
 from vaekit.data.dataset import Dataset
-from vaekit.modalities.base import Modality
+from vaekit.modalities.base import Modality, static_text
 
 
 class Images(Modality):
@@ -123,3 +123,13 @@ class Images(Modality):
                 "the posterior mean of the first held-out example",
             ),
         ]
+
+    def view_script(self) -> str:
+        return static_text("vaekit.modalities", "images.js")
+
+    def view_context(self, x: np.ndarray, names: Sequence[str] | None = None) -> dict[str, Any]:
+        return {}
+
+    def view_json(self, rows: np.ndarray) -> list[Any]:
+        """Each image as nested lists ``[C][H][W]`` of grey levels (3 decimals; the page clips them to [0, 1])."""
+        return np.round(np.asarray(rows, dtype=np.float64), 3).tolist()

@@ -12,10 +12,18 @@ import torch
 
 from vaekit.config import ModelConfig
 from vaekit.errors import DataError
-from vaekit.modalities.base import Modality
+from vaekit.modalities.base import Modality, static_text
 from vaekit.music import apps
 from vaekit.music.midi import MELODY_SUFFIXES
-from vaekit.music.tokens import STEPS_PER_BAR, as_token_rows
+from vaekit.music.tokens import (
+    FIRST_PITCH_TOKEN,
+    HOLD,
+    MIN_PITCH,
+    NOTE_OFF,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    as_token_rows,
+)
 
 _MELODY_FILES = frozenset({".mid", ".midi", ".png", ".wav", ".npy", ""})
 
@@ -154,6 +162,26 @@ class Melodies(Modality):
         for key in ("in_key", "notes_per_bar", "pitch_range", "rhythm_repetition", "silent"):
             rows.append((f"{key} (samples / data)", f"{f['samples/' + key]:.3f} / {f['data/' + key]:.3f}"))
         return rows
+
+    def view_script(self) -> str:
+        """A piano roll with a play button (Web Audio, synthesised in the page) and a ``.mid`` download."""
+        return static_text("vaekit.music", "melodies.js")
+
+    def view_context(self, x: np.ndarray, names: Sequence[str] | None = None) -> dict[str, Any]:
+        """The token grid (see :mod:`vaekit.music.tokens`), so the page turns tokens into notes itself."""
+        return {
+            "note_off": NOTE_OFF,
+            "hold": HOLD,
+            "first_pitch_token": FIRST_PITCH_TOKEN,
+            "min_pitch": MIN_PITCH,
+            "steps_per_bar": STEPS_PER_BAR,
+            "steps_per_quarter": STEPS_PER_QUARTER,
+            "bpm": 120,
+        }
+
+    def view_json(self, rows: np.ndarray) -> list[Any]:
+        """Each melody as its token ids, one per sixteenth-note step."""
+        return np.asarray(rows).astype(np.int64).reshape(len(rows), -1).tolist()
 
 
 __all__ = ["Melodies"]
