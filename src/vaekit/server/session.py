@@ -232,7 +232,8 @@ class Session:
 
     @torch.inference_mode()
     def sample(self, n: int = 1, temperature: float = 1.0, seed: int | None = None, y: Any = None) -> dict[str, Any]:
-        """``n`` draws z ~ N(0, T^2 I) (the prior at temperature T) and what they decode to."""
+        """``n`` draws z ~ p(z) at temperature T (each component scaled by T: N(0, T^2 I) for the normal prior) and
+        what they decode to."""
         if not 1 <= n <= MAX_ROWS:
             raise RequestError(f"cannot draw {n} samples in one request", f"ask for 1 to {MAX_ROWS}")
         if not 0 < temperature <= 10:
