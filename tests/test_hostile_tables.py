@@ -284,5 +284,5 @@ def test_training_shows_a_progress_bar_on_a_terminal_and_stays_quiet_otherwise(t
     assert main(fit) == 0 and main(impute) == 0
     bars = [callbacks[0] for callbacks in seen[2:]]
     assert len(bars) == 2 and all(hasattr(bar, "on_epoch_end") for bar in bars)
-    assert bars[0].runs == 2, "anomaly fit trains twice (trim) and shows both"
+    assert bars[0].runs == 4, "anomaly fit trains two models twice each (trim) and shows every run"
     assert all(bar.progress.tasks[0].completed == 2 for bar in bars)

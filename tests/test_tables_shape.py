@@ -54,7 +54,13 @@ def test_estimator_defaults_are_the_library_defaults(estimator, fn, renamed):
 
 def test_table_defaults_are_the_documented_ones_and_images_differ_only_where_named():
     d = _defaults(fit_detector)
-    assert (d["trim"], d["sigma"], tuple(d["hidden"]), d["contamination"], d["k"]) == (0.2, 1.0, (16,), 0.1, 100)
+    assert (d["trim"], d["sigma"], tuple(d["hidden"]), d["contamination"], d["k"]) == (
+        0.2,
+        (1.0, None),
+        (16,),
+        0.1,
+        100,
+    )
     assert set(IMAGE_DEFAULTS) <= set(d)
     assert detector_options(None, {"epochs": 3}) == {"epochs": 3}
     images = detector_options((1, 8, 8), {"epochs": 3, "latent_dim": 2})

@@ -26,7 +26,7 @@ import math
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,12 @@ class Detector:
     Scores are computed in float64, so that a row's score does not depend on how many rows share its batch.
     The detectors made by :func:`fit_detector` and :func:`load_detector` hold a float64 model of their own; a
     ``vae`` of another dtype given here is left as it is and scored through a float64 copy.
+
+    ``members`` are further models of the same rows (the default for tables: one with a fixed Gaussian scale
+    in ``vae``, one that learns a scale per feature). With members, a row's score is the mean over the models
+    of (s_m - median_m) / IQR_m, each model's score s_m standardised by the median and interquartile range of
+    its scores on the training rows (``score_norms``, one ``[median, IQR]`` per model): unitless, and the same
+    for a row whatever else is scored with it. A single model's score is its own, in nats.
     """
 
     vae: VAE
@@ -127,10 +133,17 @@ class Detector:
     scale: list[float] | None = None
     columns: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    members: list[VAE] = field(default_factory=list)
+    score_norms: list[list[float]] | None = None
 
     @property
     def n_features(self) -> int:
         return math.prod(self.vae.x_shape)
+
+    @property
+    def models(self) -> list[VAE]:
+        """Every model whose scores make the detector's: ``vae`` and the ``members``."""
+        return [self.vae, *self.members]
 
     def prepare(self, x: np.ndarray | torch.Tensor, what: str = "the data") -> torch.Tensor:
         """Rows ``(N, n_features)`` (or ``(N, *x_shape)``) as standardised float64 model input."""
@@ -163,19 +176,39 @@ class Detector:
             x = np.clip(x, -FAR, FAR)
         return torch.from_numpy(x).to(self.vae.device).view(len(x), *self.vae.x_shape)
 
+    def model_scores(self, x: np.ndarray | torch.Tensor, what: str = "the data") -> list[np.ndarray]:
+        """Each model's own anomaly scores ``(N,)`` (nats for ``nll``), before they are combined."""
+        xt = self.prepare(x, what)
+        return [
+            anomaly_scores(_as_float64(vae), xt, score=self.score, k=self.k, seed=self.seed).cpu().numpy()
+            for vae in self.models
+        ]
+
     def scores(self, x: np.ndarray | torch.Tensor, what: str = "the data") -> np.ndarray:
         """Anomaly scores ``(N,)``, higher is more anomalous."""
-        vae = _as_float64(self.vae)
-        scores = anomaly_scores(vae, self.prepare(x, what), score=self.score, k=self.k, seed=self.seed).cpu().numpy()
-        return self._finite(scores, what)
+        return self._finite(self.combine(self.model_scores(x, what)), what)
+
+    def combine(self, per_model: Sequence[np.ndarray], *, divide_only: bool = False) -> np.ndarray:
+        """One model's scores as they are; several models' as the mean of their standardised scores (see the
+        class). ``divide_only`` scales without centring (for feature terms, which share out a score)."""
+        if len(per_model) == 1:
+            return np.asarray(per_model[0])
+        if self.score_norms is None or len(self.score_norms) != len(per_model):
+            raise RunFolderError("the detector's models have no score scales", "fit the detector again")
+        return np.mean(
+            [(s - (0.0 if divide_only else m)) / iqr for s, (m, iqr) in zip(per_model, self.score_norms, strict=True)],
+            0,
+        )
 
     def scores_and_terms(self, x: np.ndarray | torch.Tensor, what: str = "the data") -> tuple[np.ndarray, np.ndarray]:
         """:meth:`scores` and :meth:`feature_terms`, from one pass over the draws for the ``nll`` score."""
         if self.score != "nll":
             return self.scores(x, what), self.feature_terms(x, what)
-        vae = _as_float64(self.vae)
-        terms, scores = feature_terms(vae, self.prepare(x, what), k=self.k, seed=self.seed, nll=True)
-        return self._finite(scores.cpu().numpy(), what), terms.cpu().numpy()
+        xt = self.prepare(x, what)
+        both = [feature_terms(_as_float64(vae), xt, k=self.k, seed=self.seed, nll=True) for vae in self.models]
+        scores = self.combine([s.cpu().numpy() for _, s in both])
+        terms = self.combine([t.cpu().numpy() for t, _ in both], divide_only=True)
+        return self._finite(scores, what), terms
 
     def _finite(self, scores: np.ndarray, what: str) -> np.ndarray:
         bad = ~np.isfinite(scores)
@@ -210,13 +243,17 @@ class Detector:
         return feature_names(self.columns, self.n_features)
 
     def feature_terms(self, x: np.ndarray | torch.Tensor, what: str = "the data") -> np.ndarray:
-        """``(N, F)``: each feature's expected -log p(x_j | z) (:func:`vaekit.apps.explain.feature_terms`)."""
-        vae = _as_float64(self.vae)
-        return feature_terms(vae, self.prepare(x, what), k=self.k, seed=self.seed).cpu().numpy()
+        """``(N, F)``: each feature's expected -log p(x_j | z) (:func:`vaekit.apps.explain.feature_terms`); with
+        members, the mean over the models of each one's terms divided by its score IQR."""
+        xt = self.prepare(x, what)
+        terms = [feature_terms(_as_float64(vae), xt, k=self.k, seed=self.seed).cpu().numpy() for vae in self.models]
+        return self.combine(terms, divide_only=True)
 
     def save(self, run_dir: str | os.PathLike) -> None:
-        """Write ``anomaly.json`` into the run folder that holds the model."""
-        record = {k: v for k, v in asdict(self).items() if k != "vae"}
+        """Write ``anomaly.json`` into the run folder that holds the model (the members' run folders are
+        ``members/1``, ``members/2``, ... inside it, written by :func:`fit_detector`)."""
+        record = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("vae", "members")}
+        record["members"] = [member_folder(i) for i in range(1, len(self.models))]
         record["threshold"] = float(self.threshold)
         try:
             text = json.dumps(record, indent=2, allow_nan=False)  # JSON has no inf or NaN; never write them
@@ -226,6 +263,11 @@ class Detector:
                 "check the training data for values near the float64 limit",
             ) from None
         atomic_write_text(Path(run_dir) / DETECTOR_FILE, text + "\n")
+
+
+def member_folder(i: int) -> str:
+    """Where a detector's model ``i`` (from 1; model 0 is the run folder's own) lives inside its run folder."""
+    return f"members/{i}"
 
 
 def load_detector(run_dir: str | os.PathLike, *, device: str | torch.device = "cpu", verify: bool = True) -> Detector:
@@ -238,7 +280,11 @@ def load_detector(run_dir: str | os.PathLike, *, device: str | torch.device = "c
         record = json.loads(path.read_text())
         if record.get("columns"):  # detectors fitted before byte-order marks were stripped kept one in a name
             record["columns"] = [str(c).lstrip("\ufeff") for c in record["columns"]]
-        return Detector(vae=load(run_dir, device=device, verify=verify).double(), **record)
+        folders = record.pop("members", [])
+        if folders != [member_folder(i) for i in range(1, len(folders) + 1)]:  # never a path from the file
+            raise TypeError(f"unexpected member folders {folders!r}")
+        members = [load(Path(run_dir) / m, device=device, verify=verify).double() for m in folders]
+        return Detector(vae=load(run_dir, device=device, verify=verify).double(), members=members, **record)
     except (json.JSONDecodeError, TypeError) as err:
         raise RunFolderError(f"{path} is damaged ({err})", "fit the detector again") from None
 
@@ -264,7 +310,11 @@ class _Training:
 
 
 def _train_once(
-    settings: _Training, rows: np.ndarray, out: str | os.PathLike | None, callbacks: Sequence[Any] = ()
+    settings: _Training,
+    rows: np.ndarray,
+    out: str | os.PathLike | None,
+    callbacks: Sequence[Any] = (),
+    report: bool = True,
 ) -> TrainResult:
     """A fresh model fitted on ``rows`` ``(N, features)``; repeatable for the seed, the caller's RNG kept."""
     s = settings
@@ -286,18 +336,28 @@ def _train_once(
             device=s.device,
             out=out,
             callbacks=callbacks,
+            report=report,
         )
 
 
-def _check_detector_options(score: str, contamination: float, trim: float, sigma: float | None) -> None:
+def _sigmas(sigma: float | None | Sequence[float | None], likelihood: str) -> list[float | None]:
+    """One Gaussian scale per model (None: learned); a likelihood without a scale trains one model."""
+    sigmas = list(sigma) if isinstance(sigma, (list, tuple)) else [sigma]
+    if not sigmas:
+        raise OptionError("sigma lists no model", "give a scale, None, or a list of them such as (1.0, None)")
+    for one in sigmas:
+        if one is not None and not (isinstance(one, (int, float)) and math.isfinite(one) and one > 0):
+            raise OptionError(f"sigma must be positive, got {one}", "None learns a scale per feature")
+    return sigmas if likelihood == "gaussian" else sigmas[:1]
+
+
+def _check_detector_options(score: str, contamination: float, trim: float) -> None:
     if score not in SCORES:
         raise OptionError(f"unknown anomaly score {score!r}", f"choose one of {', '.join(SCORES)}")
     if not 0.0 < contamination <= 0.5:
         raise OptionError(f"contamination must be in (0, 0.5], got {contamination}")
     if not 0.0 <= trim < 0.5:
         raise OptionError(f"trim must be in [0, 0.5), got {trim}")
-    if sigma is not None and not sigma > 0:
-        raise OptionError(f"sigma must be positive, got {sigma}", "None learns a scale per feature")
 
 
 def _training_rows(x: np.ndarray, image_shape: Sequence[int] | None) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -335,15 +395,24 @@ def _show_explanations(out: str | os.PathLike, explained: Explanation, scores: n
 
 
 def _set_threshold(detector: Detector, x: np.ndarray) -> tuple[np.ndarray, Explanation]:
-    """Flag the ``contamination`` share of the training rows ``x`` and keep the median of each feature's term
-    (:mod:`vaekit.apps.explain`); returns the training rows' scores and explanations."""
+    """Scale each model's scores by their median and IQR on the training rows ``x`` (several models), flag the
+    ``contamination`` share of the rows and keep the median of each feature's term (:mod:`vaekit.apps.explain`);
+    returns the training rows' scores and explanations."""
     log.info("scoring the %d training rows to set the threshold", len(x))
+    if len(detector.models) > 1:
+        per_model = detector.model_scores(x, "the training data")
+        detector.score_norms = [_median_and_iqr(s) for s in per_model]
     train_scores, terms = detector.scores_and_terms(x, "the training data")
     detector.threshold = float(np.quantile(train_scores, 1.0 - detector.contamination))
     detector.extra["flagged_training_rows"] = int(detector.is_anomaly(train_scores).sum())
     base = baseline(terms)
     detector.extra["feature_baseline"] = base.tolist()
     return train_scores, Explanation.from_terms(terms, base, detector.features)
+
+
+def _median_and_iqr(scores: np.ndarray) -> list[float]:
+    q25, q50, q75 = np.quantile(scores, [0.25, 0.5, 0.75])
+    return [float(q50), float(q75 - q25) if q75 > q25 else 1.0]
 
 
 def fit_detector(
@@ -355,7 +424,7 @@ def fit_detector(
     likelihood: str = "gaussian",
     latent_dim: int | None = None,
     hidden: Sequence[int] | None = (16,),
-    sigma: float | None = 1.0,
+    sigma: float | None | Sequence[float | None] = (1.0, None),
     image_shape: Sequence[int] | None = None,
     standardize: bool | None = None,
     scaling: str = "robust",
@@ -381,7 +450,10 @@ def fit_detector(
     not inflate it), with ``"standard"`` on its mean and standard deviation. ``image_shape`` (e.g.
     ``(1, 28, 28)``) reads each row as a flattened image (use ``arch="conv"``). ``latent_dim`` defaults to
     ``max(1, min(4, features - 1))``. ``sigma`` fixes the Gaussian scale (in standard deviations of standardised
-    features); ``None`` learns one per feature.
+    features); ``None`` learns one per feature; a list trains one model per entry and averages their
+    standardised scores (:class:`Detector`). The default ``(1.0, None)`` is both: a fixed scale weighs every
+    feature alike, a learned one weighs each by how well it is predicted, and the pair beat either alone and
+    IsolationForest on seeds the benchmark does not report (``benchmarks/anomaly_tune.py``).
 
     ``trim`` makes training robust to the anomalies hiding in unlabelled training data (a trimmed likelihood):
     after a first fit, the ``trim`` share of rows that score worst is set aside and a fresh model is fitted on
@@ -390,39 +462,48 @@ def fit_detector(
     ``callbacks`` (e.g. a progress bar) are passed to each training run. Standardisation is always finite (see
     :func:`vaekit.utils.standardisation`): a row with a value far out, even near 1e308, is scored highest.
     """
-    _check_detector_options(score, contamination, trim, sigma)
+    _check_detector_options(score, contamination, trim)
     if scaling not in SCALINGS:
         raise OptionError(f"unknown scaling {scaling!r}", f"choose one of {', '.join(SCALINGS)}")
+    sigmas = _sigmas(sigma, likelihood)
     x, x_shape = _training_rows(x, image_shape)
     standardize = likelihood == "gaussian" if standardize is None else standardize
     scales = robust_standardisation if scaling == "robust" else standardisation
     center, scale = scales(x, names=columns) if standardize else (None, None)
     xt = standardise(x, center, scale) if standardize else x
-    settings = _Training(
-        x_shape=x_shape, arch=arch, likelihood=likelihood, latent_dim=latent_dim or max(1, min(4, x.shape[1] - 1)),
-        hidden=hidden, sigma=sigma, epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
-        val_fraction=val_fraction, seed=seed, device=device,
-    )  # fmt: skip
 
-    def detector_for(result: TrainResult) -> Detector:
+    def settings(i: int) -> _Training:  # model i: its scale, and a seed of its own
+        return _Training(
+            x_shape=x_shape, arch=arch, likelihood=likelihood, latent_dim=latent_dim or max(1, min(4, x.shape[1] - 1)),
+            hidden=hidden, sigma=sigmas[i], epochs=epochs, batch_size=batch_size, lr=lr, patience=patience,
+            val_fraction=val_fraction, seed=seed + 1000 * i, device=device,
+        )  # fmt: skip
+
+    def detector_for(models: list[VAE]) -> Detector:
         return Detector(
-            result.vae.double(),  # the detector owns the model it trained; it scores in float64
+            models[0].double(),  # the detector owns the models it trained; it scores in float64
             score=score, k=k, seed=seed, contamination=contamination,
             center=None if center is None else center.tolist(), scale=None if scale is None else scale.tolist(),
             columns=list(columns) if columns is not None else None, extra={"trim": trim},
+            members=[m.double() for m in models[1:]],
         )  # fmt: skip
+
+    def train_model(i: int) -> TrainResult:
+        """Model i, refitted without the ``trim`` share of rows it explains worst; saved into its folder."""
+        where = None if out is None else (Path(out) if i == 0 else Path(out) / member_folder(i))
+        result = _train_once(settings(i), xt, None if trim else where, callbacks, report=i == 0)
+        keep = _trimmed(x, detector_for([result.vae]), trim)
+        if keep is not None:
+            log.info("training again on the %d rows the first model explains best", int(keep.sum()))
+            result = _train_once(settings(i), xt[keep], where, callbacks, report=i == 0)
+        return result
 
     if out is not None and not RunFolder(out).is_empty():  # before training, not after the first of two fits
         raise RunFolderError(f"run folder {out} already exists", "give another --out")
-    log.info("training on %d rows of %d features", len(x), x.shape[1])
+    log.info("training %d model(s) on %d rows of %d features", len(sigmas), len(x), x.shape[1])
     try:
-        result = _train_once(settings, xt, None if trim else out, callbacks)
-        detector = detector_for(result)
-        keep = _trimmed(x, detector, trim)
-        if keep is not None:
-            log.info("training again on the %d rows the first model explains best", int(keep.sum()))
-            result = _train_once(settings, xt[keep], out, callbacks)
-            detector = detector_for(result)
+        results = [train_model(i) for i in range(len(sigmas))]
+        detector = detector_for([r.vae for r in results])
         train_scores, explained = _set_threshold(detector, x)
         if out is not None:
             detector.save(out)
@@ -432,7 +513,7 @@ def fit_detector(
         if out is not None and not (Path(out) / DETECTOR_FILE).is_file():
             shutil.rmtree(out, ignore_errors=True)
         raise Interrupted("interrupted while fitting the detector", "nothing was kept: run the command again") from None
-    return detector, result
+    return detector, results[0]
 
 
 def label_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -427,6 +427,7 @@ def fit(
     device: str = "auto",
     out: str | os.PathLike | None = None,
     callbacks: Sequence[Any] = (),
+    report: bool = True,
 ) -> TrainResult:
     """Train a VAE from :func:`vaekit.build_vae` on your own arrays (tables ``(N, D)`` or images).
 
@@ -434,7 +435,8 @@ def fit(
     ``objective="iwae"`` trains on the importance-weighted bound with ``k`` draws per example.
     ``objective="beta-tc"`` trains the β-TC-VAE (``beta`` weighs the total correlation). A conditional VAE
     (``build_vae(..., classes=K)``) takes integer labels ``y`` (and ``val_y``, ``test_y`` with ``val``, ``test``).
-    With ``out``, writes a run folder that :func:`vaekit.load` reads back.
+    With ``out``, writes a run folder that :func:`vaekit.load` reads back (with ``report.html`` unless ``report``
+    is off).
     """
     if vae.config is None and out is not None:
         raise VaekitError("only a VAE made by vaekit.build_vae can be saved to a run folder", "build it with build_vae")
@@ -458,6 +460,7 @@ def fit(
                 "patience": patience,
                 "seed": seed,
                 "device": device,
+                "report": report,
             },
         }
     )

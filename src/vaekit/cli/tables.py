@@ -107,7 +107,10 @@ def anomaly_fit(
         None, "--hidden", help="layer widths, e.g. 64,64 (channels of a conv trunk)" + _fit_default("hidden")
     ),
     sigma: float = typer.Option(
-        None, "--sigma", help="Gaussian scale in standard deviations, 0 learns it" + _fit_default("sigma")
+        None,
+        "--sigma",
+        help="one model of this Gaussian scale in standard deviations, 0 learns it [default: two models, of scale 1 "
+        "and learned, their standardised scores averaged]",
     ),
     trim: float = typer.Option(
         None, "--trim", help="refit without this share of worst-explained training rows" + _fit_default("trim")
