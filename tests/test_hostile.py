@@ -170,13 +170,13 @@ def test_an_interrupted_training_says_how_far_it_got_and_resumes(tmp_path):
 
 def test_ctrl_c_inside_any_command_exits_130_with_one_line(monkeypatch, tmp_path, capsys):
     import vaekit
-    from vaekit.apps import anomaly
+    from vaekit.apps import anomaly_files
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(vaekit, "train", interrupted)
-    monkeypatch.setattr(anomaly, "fit_detector_on", interrupted)
+    monkeypatch.setattr(anomaly_files, "fit_detector_on", interrupted)
     for argv in (
         ["train", "--out", str(tmp_path / "r")],
         ["anomaly", "fit", "--data", "digits", "--out", str(tmp_path / "d")],

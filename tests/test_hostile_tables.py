@@ -255,7 +255,7 @@ def test_impute_on_a_registered_data_set_says_which_split_and_takes_another(tmp_
 
 
 def test_training_shows_a_progress_bar_on_a_terminal_and_stays_quiet_otherwise(tmp_path, capsys, monkeypatch):
-    from vaekit.apps import anomaly as anomaly_apps
+    from vaekit.apps import anomaly_files
     from vaekit.apps import imputation as imputation_apps
     from vaekit.cli import tables as tables_cli
 
@@ -269,7 +269,7 @@ def test_training_shows_a_progress_bar_on_a_terminal_and_stays_quiet_otherwise(t
 
         return call
 
-    monkeypatch.setattr(anomaly_apps, "fit_detector_on", spy(anomaly_apps.fit_detector_on))
+    monkeypatch.setattr(anomaly_files, "fit_detector_on", spy(anomaly_files.fit_detector_on))
     monkeypatch.setattr(imputation_apps, "impute_table", spy(imputation_apps.impute_table))
     fit = ["anomaly", "fit", "--data", str(train), "--out", str(tmp_path / "r1"), *FIT]
     impute = ["impute", "--data", str(train), "--remove", "0.1", "-o", str(tmp_path / "o.csv"), *IMPUTE]

@@ -16,8 +16,9 @@ import typer.main
 
 from tests.conftest import expect_error, one_thread
 from vaekit import build_vae
-from vaekit.apps import anomaly, imputation
-from vaekit.apps.anomaly import IMAGE_DEFAULTS, Detector, anomaly_scores, detector_options, fit_detector
+from vaekit.apps import anomaly_files, imputation
+from vaekit.apps.anomaly import IMAGE_DEFAULTS, Detector, anomaly_scores, fit_detector
+from vaekit.apps.anomaly_files import detector_options
 from vaekit.apps.imputation import fit_imputer, impute, inpaint, sample_imputations
 from vaekit.cli import main
 from vaekit.cli.common import app
@@ -91,7 +92,7 @@ def test_cli_passes_only_what_the_user_gave(monkeypatch, tmp_path, capsys):
         detector = SimpleNamespace(score="nll", threshold=1.0)
         return SimpleNamespace(detector=detector, rows=3, epochs=1, flagged=0)
 
-    monkeypatch.setattr(anomaly, "fit_detector_on", fake_fit)
+    monkeypatch.setattr(anomaly_files, "fit_detector_on", fake_fit)
     base = ["anomaly", "fit", "--data", "x.csv", "--out", str(tmp_path / "r")]
     assert main(base) == 0
     assert main([*base, "--epochs", "7", "--hidden", "4,4", "--sigma", "0", "--drop", "id"]) == 0
@@ -214,7 +215,7 @@ def test_anomaly_fit_and_score_end_to_end_match_the_library(tables, tmp_path, ca
             main(["anomaly", "fit", "--data", str(tables / "train.csv"), "--drop", "id", "--out", str(run), *FAST]) == 0
         )
         printed = capsys.readouterr().out
-        fitted = anomaly.fit_detector_on(
+        fitted = anomaly_files.fit_detector_on(
             tables / "train.csv", tmp_path / "lib", drop=["id"], epochs=3, hidden=(8,), k=8
         )
     assert f"{fitted.rows} rows, {fitted.epochs} epochs, nll threshold {fitted.detector.threshold:.4g}" in printed
@@ -224,8 +225,9 @@ def test_anomaly_fit_and_score_end_to_end_match_the_library(tables, tmp_path, ca
         main(["anomaly", "score", str(run), "--data", str(tables / "test.csv"), "--labels", "y", "-o", str(out)]) == 0
     )
     printed = capsys.readouterr().out
-    scored = anomaly.score_file(tmp_path / "lib", tables / "test.csv", tmp_path / "lib.csv", labels="y")
-    assert out.read_text() == (tmp_path / "lib.csv").read_text() == anomaly.scores_csv(scored.scores, scored.flags)
+    scored = anomaly_files.score_file(tmp_path / "lib", tables / "test.csv", tmp_path / "lib.csv", labels="y")
+    written = anomaly_files.scores_csv(scored.scores, scored.flags)
+    assert out.read_text() == (tmp_path / "lib.csv").read_text() == written
     assert f"25 rows, {scored.flagged} flagged" in printed
     assert f"ROC-AUC {scored.metrics['roc_auc']:.4f}" in printed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["det", "lib", "lib.csv", "scores.csv"], "no temporary files"

@@ -19,6 +19,7 @@ from typing import Any
 import typer
 
 from vaekit.apps import anomaly as anomaly_apps
+from vaekit.apps import anomaly_files
 from vaekit.apps import imputation as imputation_apps
 from vaekit.cli.common import DATA_HELP, NoVerify, ProgressBar, app, parse_ints, setup_logging
 from vaekit.data.registry import dataset_names
@@ -85,7 +86,7 @@ def _hidden(text: str | None) -> tuple[int, ...] | None:
 
 
 # the library functions whose signatures give the options' defaults
-_score, _impute, _inpaint = anomaly_apps.score_file, imputation_apps.fit_imputer, imputation_apps.inpaint_run
+_score, _impute, _inpaint = anomaly_files.score_file, imputation_apps.fit_imputer, imputation_apps.inpaint_run
 _impute_table = imputation_apps.impute_table
 
 
@@ -143,7 +144,7 @@ def anomaly_fit(
     with _progress() as callbacks:
         if callbacks:
             options["callbacks"] = callbacks
-        fitted = anomaly_apps.fit_detector_on(
+        fitted = anomaly_files.fit_detector_on(
             data, out, data_dir=data_dir, drop=drop_columns, **_given(sep=sep, decimal=decimal), **options
         )
     detector = fitted.detector
@@ -171,7 +172,7 @@ def anomaly_score(
     """Score every row (higher is more anomalous) and flag those above the detector's threshold."""
     given = _given(labels=labels, data_dir=data_dir, split=split, sep=sep, decimal=decimal, explain=explain)
     with _progress():
-        scored = anomaly_apps.score_file(run, data, output, verify=not no_verify, **given)
+        scored = anomaly_files.score_file(run, data, output, verify=not no_verify, **given)
     typer.echo(f"wrote {scored.output}: {len(scored.scores)} rows, {scored.flagged} flagged as anomalies")
     if scored.metrics is not None:
         m = scored.metrics

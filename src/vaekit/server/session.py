@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from vaekit.apps.anomaly import DETECTOR_FILE, Detector, load_detector, load_rows
+from vaekit.apps.anomaly import DETECTOR_FILE, Detector, load_detector
+from vaekit.apps.anomaly_files import load_rows
 from vaekit.apps.generation import encode, model_input, model_labels
 from vaekit.apps.latent import latent_kl, latent_plane
 from vaekit.data.registry import dataset_names
