@@ -113,6 +113,7 @@ def test_info_orders_dimensions_by_kl_and_marks_inactive_ones(images, client):
     info = client.get("/info").json()
     kl = [d["kl"] for d in info["dims"]]
     assert sorted(d["dim"] for d in info["dims"]) == [0, 1, 2] and kl == sorted(kl, reverse=True)
+    assert info["dim_statistic"] == "KL"  # a standard normal prior: KL per dimension in nats
     means = torch.from_numpy(images.z).double()
     assert [d["active"] for d in info["dims"]] == [bool(means[:, d["dim"]].var() > 1e-2) for d in info["dims"]]
     assert info["latent_dim"] == 3 and info["n_classes"] == 0 and info["modality"] == "images"

@@ -142,6 +142,11 @@ def latent_kl(vae, x: np.ndarray | torch.Tensor, y=None, batch_size: int = 1024)
     return torch.cat(means).var(0).cpu().numpy()
 
 
+def latent_statistic(vae) -> str:
+    """What :func:`latent_kl` measures for ``vae``: ``"KL"`` (nats) for a factorised prior, else ``"var"``."""
+    return "KL" if isinstance(vae.prior(), Independent) else "var"
+
+
 def parse_dims(text: str | Sequence[int] | None, latent_dim: int) -> list[int] | None:
     """``"all"``/None -> None (every dimension, ordered by KL); ``"0,3,5"`` or a list -> those dimensions."""
     if text is None or (isinstance(text, str) and text.strip().lower() == "all"):
@@ -197,7 +202,7 @@ def traverse(
     flat = z.reshape(-1, vae.latent_dim)
     y_flat = None if y_base is None else y_base.expand(len(flat))
     decoded = vae.decode(flat, y_flat).mean.reshape(len(order), steps, *vae.x_shape)
-    statistic = "KL" if isinstance(vae.prior(), Independent) else "var"
+    statistic = latent_statistic(vae)
     return Traversal(decoded.cpu().numpy(), order, values.cpu().numpy(), base.cpu().numpy(), kl, statistic)
 
 

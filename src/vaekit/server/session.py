@@ -24,7 +24,7 @@ import torch
 from vaekit.apps.anomaly import DETECTOR_FILE, Detector, load_detector
 from vaekit.apps.anomaly_files import load_rows
 from vaekit.apps.generation import encode, model_input, model_labels
-from vaekit.apps.latent import latent_kl, latent_plane
+from vaekit.apps.latent import latent_kl, latent_plane, latent_statistic
 from vaekit.data.registry import dataset_names
 from vaekit.errors import DataError, VaekitError
 from vaekit.evaluate import active_units
@@ -152,6 +152,7 @@ class Session:
             "source": self.source,
             "n_examples": len(self.z),
             "dims": [{"dim": int(j), "kl": _float(self.kl[j]), "active": bool(self.active[j])} for j in order.tolist()],
+            "dim_statistic": latent_statistic(self.vae),  # what "kl" holds: KL in nats, or the means' variance
             "plane": {
                 "center": _floats(self.center),
                 "axes": [_floats(a) for a in self.axes],

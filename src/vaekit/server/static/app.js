@@ -426,14 +426,17 @@ const vaekit = (window.vaekit = {
       const row = document.createElement("div");
       row.className = "slider" + (d.active ? "" : " inactive");
       row.title = d.active
-        ? `z${d.dim}: mean KL ${d.kl.toFixed(3)} nats on the map's examples`
+        ? (state.info.dim_statistic === "KL"
+          ? `z${d.dim}: mean KL ${d.kl.toFixed(3)} nats on the map's examples`
+          : `z${d.dim}: variance ${d.kl.toFixed(3)} of the posterior means on the map's examples (the prior is a ` +
+            "mixture: no KL per dimension)")
         : `z${d.dim} is inactive: its posterior mean hardly moves with the input (variance < 0.01), so the model ` +
           "does not use it";
       const label = document.createElement("label");
       label.htmlFor = `z${d.dim}`;
       label.textContent = `z${d.dim}`;
       const kl = document.createElement("small");
-      kl.textContent = `KL ${d.kl === null ? "?" : d.kl.toFixed(2)}`;
+      kl.textContent = `${state.info.dim_statistic === "KL" ? "KL" : "var"} ${d.kl === null ? "?" : d.kl.toFixed(2)}`;
       label.append(kl);
       const input = document.createElement("input");
       input.type = "range";
