@@ -5,14 +5,14 @@ of a duplicate tune is kept: the first)::
 
     essen       essenFolksong       the Essen Folksong Collection (Schaffrath 1995), about 8,500 tunes
     ryans       ryansMammoth        Ryan's Mammoth Collection (1883): reels, jigs, hornpipes, one tune a file
-    airds       airdsAirs           Aird's Selection of Scotch, English, Irish and Foreign Airs (1778-1803)
+    airds       airdsAirs           Aird's Selection of Scotch, English, Irish and Foreign Airs (six volumes, from 1778)
     miscfolk    miscFolk            American fife tunes and Northumbrian Minstrelsy
     nottingham  nottingham-dataset  the two Nottingham Music Database tunes music21 ships
 
 Each collection is parsed once and cached by :mod:`vaekit.music.corpus`: Essen in the very cache the ``essen``
 data set uses (``essen/essen-music21-*.npz``), the others in ``folk/<name>-music21-*.npz``. One file per
 collection, so ``essen`` and ``folk`` share one parse of the largest collection, a collection added later parses
-only itself, and deduplication and splits, computed at load time in milliseconds, can change without a parse.
+only itself, and deduplication and splits, computed at load time (about 0.2 s), can change without a parse.
 
 **Duplicates.** A tune's identity (:func:`tune_key`) is its incipit: the pitch intervals between its first 17
 notes and their inter-onset intervals divided by their greatest common divisor. The same tune transposed, in
@@ -51,10 +51,11 @@ from vaekit.music.tokens import DEFAULT_BARS, FIRST_PITCH_TOKEN
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-# Notes of a tune's identity, as intervals: the first 17 notes. Chosen on the folk collections (O'Neill's
-# unseen): the whole tune misses variants of one tune (223 duplicates against 608: the Irish Washerwoman in
-# Ryan's and in Aird's), 8 notes take many different tunes that only open alike; of the pairs that 16
-# intervals add to whole-tune matches, half share more than 87% of their whole interval-and-rhythm sequence.
+# How many pitch intervals make a tune's identity: 16, from its first 17 notes. Chosen on the folk collections
+# alone (O'Neill's was not looked at) by benchmarks/folk_counts.py: the whole tune misses variants of one tune
+# (it finds 223 duplicates, the incipit 608; the Irish Washerwoman of Ryan's and of Aird's is one of those
+# missed), 8 intervals take tunes that only open alike (1,188), and the pairs that 16 intervals add to the
+# whole-tune ones are mostly variants: their whole sequences have a median similarity of 0.87.
 INCIPIT = 16
 
 
@@ -77,9 +78,9 @@ FOLK = (
 ONEILLS = Collection("oneills", "oneills1850")
 
 
-def tune_key(tokens: np.ndarray, n_intervals: int = INCIPIT) -> bytes:
-    """A tune's identity, hashed (20 bytes): the pitch intervals between its first ``n_intervals + 1`` notes and
-    their inter-onset intervals divided by their greatest common divisor.
+def tune_key(tokens: np.ndarray, n_intervals: int | None = INCIPIT) -> bytes:
+    """A tune's identity, hashed (20 bytes): the pitch intervals between its first ``n_intervals + 1`` notes
+    (``None``: all) and their inter-onset intervals divided by their greatest common divisor.
 
     Transposition, octave and note-value scale leave it unchanged; so do rests (a rest lengthens the gap
     between two onsets just as a longer note would), the first note's offset and the last note's length, and
@@ -87,7 +88,7 @@ def tune_key(tokens: np.ndarray, n_intervals: int = INCIPIT) -> bytes:
     out are one tune).
     """
     tokens = np.asarray(tokens)
-    onsets = np.flatnonzero(tokens >= FIRST_PITCH_TOKEN)[: n_intervals + 1]
+    onsets = np.flatnonzero(tokens >= FIRST_PITCH_TOKEN)[: None if n_intervals is None else n_intervals + 1]
     intervals = np.diff(tokens[onsets].astype(np.int64))
     gaps = np.diff(onsets)
     if len(gaps):
