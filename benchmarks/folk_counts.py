@@ -196,7 +196,7 @@ dropped by the identity of a tune's first {out["identity_notes"]} notes (pitch i
 intervals over their gcd: transposition-, octave- and note-value-invariant), keeping the first copy in the
 order of the table (Essen's test tunes before its validation and training tunes); Essen's tunes in their
 `essen` split, the other collections' 80/10/10 by a fixed permutation; windows at every bar. Parse seconds
-with 2 processes on a busy 2-core machine, once (then read from the cache in about a second).
+with 2 processes on a busy 2-core machine, on first use (then `folk` loads from the caches in about 2 s).
 
 {table}
 

@@ -73,12 +73,17 @@ def encode_abc_tune(text: str, what: str = "a tune") -> np.ndarray | None:
 
 def encode_file(path: str, limit: int | None = None, what: str = "a tune") -> list[np.ndarray | None]:
     """Tokens of every tune of one ABC file (``None`` for an unreadable or empty tune); the first ``limit`` only."""
-    import logging as _logging
-
-    _logging.getLogger("music21").setLevel(_logging.ERROR)
-    _logging.getLogger("vaekit.music.tokens").setLevel(_logging.ERROR)  # chords in a few tunes: top line, quietly
     tunes = split_tunes(Path(path).read_text(encoding="latin-1"))
-    return [encode_abc_tune(t, what) for t in tunes[:limit]]
+    # chords in a few tunes: top line, quietly; the levels are put back, for a parse in the caller's process
+    quiet = [logging.getLogger(name) for name in ("music21", "vaekit.music.tokens")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.ERROR)
+    try:
+        return [encode_abc_tune(t, what) for t in tunes[:limit]]
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
 
 
 def parse_files(
