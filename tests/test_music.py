@@ -173,7 +173,7 @@ def test_abc_file_is_read_through_music21(tmp_path):
 
 # the Essen corpus -------------------------------------------------------------------------------------------
 def test_essen_is_parsed_once_cached_and_split_by_tune(tmp_path, monkeypatch):
-    from vaekit.music import essen
+    from vaekit.music import corpus, essen
 
     small = min(essen.corpus_files(), key=lambda p: p.stat().st_size)  # a handful of tunes, not the corpus
     monkeypatch.setattr(essen, "corpus_files", lambda: [small])
@@ -184,7 +184,7 @@ def test_essen_is_parsed_once_cached_and_split_by_tune(tmp_path, monkeypatch):
     def no_parsing(*args):
         raise AssertionError("the cache should have been read")
 
-    monkeypatch.setattr(essen, "_encode_file", no_parsing)
+    monkeypatch.setattr(corpus, "parse_files", no_parsing)
     again = vaekit.load_dataset("essen", tmp_path, bars=1)
     cached = essen.essen_tunes(tmp_path)
     assert all((a == b).all() for a, b in zip(tunes, cached, strict=True))

@@ -320,6 +320,11 @@ def train(
     else:
         config, dataset = _config_and_data(config, data_dir)
         modality = modality_of(dataset)
+    if "train" not in dataset.splits:
+        raise DataError(
+            f"data set {dataset.name!r} has no train split (it is held out for testing)",
+            "train on another data set, then evaluate on this one with --data",
+        )
     splits, labels = _splits_for(dataset.splits, config.data, config.train.seed, dataset.labels)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.train.seed)  # the initial weights are part of a repeatable run

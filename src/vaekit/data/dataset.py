@@ -14,11 +14,12 @@ from vaekit.errors import DataError
 class Dataset:
     """Named splits of float32 tensors shaped ``(N, *x_shape)``, with optional integer labels per split.
 
-        Images are ``(N, C, H, W)`` with values in [0, 1]; tables are ``(N, D)``. Registered data sets carry
-        their standard splits (``train``, ``test``, and ``val`` where the benchmark fixes one); a file is one
-        ``train`` split. Data generated from known factors (``shapes``) also carries ``factors``: per split an
-        integer tensor ``(N, n_factors)`` of factor indices, named by ``factor_names``. A loader that knows what kind
-    of data it returns names its ``modality`` (see :mod:`vaekit.modalities`).
+    Images are ``(N, C, H, W)`` with values in [0, 1]; tables are ``(N, D)``. Registered data sets carry their
+    standard splits (``train``, ``test``, and ``val`` where the benchmark fixes one; an outside test set such as
+    ``oneills`` only ``test``); a file is one ``train`` split. Data generated from known factors (``shapes``) also
+    carries ``factors``: per split an integer tensor ``(N, n_factors)`` of factor indices, named by
+    ``factor_names``. A loader that knows what kind of data it returns names its ``modality`` (see
+    :mod:`vaekit.modalities`).
     """
 
     name: str
@@ -30,7 +31,8 @@ class Dataset:
 
     @property
     def x_shape(self) -> tuple[int, ...]:
-        return tuple(self.splits["train"].shape[1:])
+        x = self.splits["train"] if "train" in self.splits else next(iter(self.splits.values()))
+        return tuple(x.shape[1:])
 
     def split(self, name: str) -> torch.Tensor:
         """The named split; a single-split (file) data set answers every name with all its rows."""
