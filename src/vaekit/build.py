@@ -14,7 +14,7 @@ from vaekit.distributions import BernoulliHead, DiagonalGaussianHead, GaussianHe
 from vaekit.errors import VaekitError
 from vaekit.model import VAE, Decoder, Encoder, LadderVAE, MixturePrior, StandardNormalPrior, VampPrior
 from vaekit.model.condition import OneHotLabel
-from vaekit.nn import ACTIVATIONS, ConcatFlat, ConcatPlanes, ConvDecoderTrunk, ConvEncoderTrunk, TableInput, mlp
+from vaekit.nn import ConcatFlat, ConcatPlanes, ConvDecoderTrunk, ConvEncoderTrunk, TableInput, mlp, stack
 
 
 def resolve_model_config(model: ModelConfig | None = None, **overrides: Any) -> ModelConfig:
@@ -32,7 +32,7 @@ def build_prior(cfg: ModelConfig, x_shape: tuple[int, ...]) -> nn.Module:
     if cfg.prior == "mog":
         return MixturePrior(cfg.latent_dim, cfg.components or 10)
     if cfg.prior == "vamp":
-        return VampPrior(cfg.latent_dim, x_shape, cfg.components or 500)
+        return VampPrior(cfg.latent_dim, x_shape, cfg.components or 500, bounded=cfg.pseudo_inputs == "hardtanh")
     return StandardNormalPrior(cfg.latent_dim)
 
 
@@ -50,20 +50,25 @@ def build_ladder(cfg: ModelConfig, x_shape: tuple[int, ...]) -> LadderVAE:
     """A :class:`LadderVAE`: layers ``(*cfg.ladder, cfg.latent_dim)`` bottom first, MLP trunks of ``cfg.hidden``.
 
     Bottom-up: ``x -> hidden -> d_1`` (width ``hidden[-1]``), then one ``d -> d -> d`` block per layer above.
-    Top-down: ``z_{l+1} -> d -> 2 * dim_l``. Decoder: ``concat(z_1..z_L) -> reversed(hidden) -> x``.
+    Top-down: ``z_{l+1} -> d -> 2 * dim_l``. Decoder: ``concat(z_1..z_L) -> reversed(hidden) -> x``. With
+    ``inference = "conditional"`` each lower posterior is ``concat(d_l, z_{l+1}) -> d -> 2 * dim_l``.
     """
     dims = (*cfg.ladder, cfg.latent_dim)
-    n, width, act = math.prod(x_shape), cfg.hidden[-1], ACTIVATIONS[cfg.activation]
-    up: list[nn.Module] = [nn.Sequential(nn.Flatten(), mlp(n, cfg.hidden[:-1], width, cfg.activation), act())]
-    up += [nn.Sequential(mlp(width, [width], width, cfg.activation), act()) for _ in dims[1:]]
-    posterior = [nn.Linear(width, 2 * d) for d in dims]
-    down = [mlp(dims[i + 1], [width], 2 * dims[i], cfg.activation) for i in range(len(dims) - 1)]
+    n, width, act = math.prod(x_shape), cfg.hidden[-1], cfg.activation
+    conditional = cfg.inference == "conditional"
+    up: list[nn.Module] = [nn.Sequential(nn.Flatten(), stack(n, cfg.hidden, act))]
+    up += [nn.Sequential(stack(width, [width, width], act)) for _ in dims[1:]]
+    posterior: list[nn.Module] = [
+        mlp(width + dims[i + 1], [width], 2 * dims[i], act) if conditional else nn.Linear(width, 2 * dims[i])
+        for i in range(len(dims) - 1)
+    ]
+    posterior.append(nn.Linear(width, 2 * dims[-1]))
+    down = [mlp(dims[i + 1], [width], 2 * dims[i], act) for i in range(len(dims) - 1)]
     head = _likelihood_head(cfg, x_shape)
-    decoder = Decoder(
-        mlp(sum(dims), cfg.hidden[::-1], head.params_per_dim * n, cfg.activation), head, x_shape, sum(dims)
-    )
+    decoder = Decoder(mlp(sum(dims), cfg.hidden[::-1], head.params_per_dim * n, act), head, x_shape, sum(dims))
     config = {"x_shape": list(x_shape), "model": cfg.model_dump(mode="json")}
-    return LadderVAE(up, posterior, down, decoder, build_prior(cfg, x_shape), dims, config=config)
+    prior = build_prior(cfg, x_shape)
+    return LadderVAE(up, posterior, down, decoder, prior, dims, config=config, conditional=conditional)
 
 
 Builder = Callable[[ModelConfig, tuple[int, ...]], nn.Module]

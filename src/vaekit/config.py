@@ -45,7 +45,9 @@ class ModelConfig(_Strict):
     hidden: tuple[int, ...] = Field(
         (400,), description="MLP widths, or conv channels per stride-2 layer; default by arch"
     )
-    activation: Literal["silu", "relu", "elu", "tanh"] = Field("silu", description="nonlinearity of the trunks")
+    activation: Literal["silu", "relu", "elu", "tanh", "gated"] = Field(
+        "silu", description="nonlinearity of the trunks; gated: every layer (W1 h + b1) * sigmoid(W2 h + b2)"
+    )
     likelihood: Literal["bernoulli", "gaussian", "mixed", "categorical"] = Field(
         "bernoulli", description="p(x|z) per data dimension"
     )
@@ -54,8 +56,16 @@ class ModelConfig(_Strict):
     components: int | None = Field(
         None, ge=1, le=100_000, description="mixture components of a mog or vamp prior; default 10 and 500"
     )
+    pseudo_inputs: Literal["free", "hardtanh"] = Field(
+        "free", description="vamp prior: hardtanh keeps the pseudo-inputs in [0, 1], the range of binary images"
+    )
     ladder: tuple[int, ...] = Field(
-        (), description="sizes of the stochastic layers below the top one (bottom first): a Ladder VAE"
+        (), description="sizes of the stochastic layers below the top one (bottom first): a hierarchical VAE"
+    )
+    inference: Literal["ladder", "conditional"] = Field(
+        "ladder",
+        description="hierarchical q(z_l | x, z_l+1): ladder precision-weights a bottom-up Gaussian with the prior; "
+        "conditional is a network of x's features and z_l+1 (the VampPrior paper's HVAE)",
     )
     classes: int = Field(0, ge=0, le=100_000, description="labels a conditional VAE sees; 0: unconditional")
     categories: tuple[int, ...] = Field(
@@ -94,6 +104,10 @@ class ModelConfig(_Strict):
     def _ladder_is_mlp(self) -> ModelConfig:
         if self.ladder and self.arch != "mlp":
             raise ValueError("ladder: the hierarchical model is built from MLPs; use arch mlp")
+        if self.inference != "ladder" and not self.ladder:
+            raise ValueError("inference: applies to a hierarchical model; give its lower layers with ladder")
+        if self.pseudo_inputs != "free" and self.prior != "vamp":
+            raise ValueError("pseudo_inputs: only the vamp prior has pseudo-inputs")
         return self
 
     @model_validator(mode="after")

@@ -7,22 +7,54 @@ MNIST and any other image size or channel count.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh}
+GATED = "gated"  # not a pointwise nonlinearity: each layer is a gated pair, see :class:`Gated`
 
 
-def mlp(in_features: int, widths: Sequence[int], out_features: int, activation: str = "silu") -> nn.Sequential:
-    """``in -> widths[0] -> ... -> out`` with ``activation`` between layers and a linear output."""
+class Gated(nn.Module):
+    """A gated layer, ``h = layer(x) * sigmoid(gate(x))``, with ``layer`` and ``gate`` of the same kind.
+
+    Dauphin et al. 2017 (arXiv:1612.08083); the GatedDense and GatedConv2d layers of the VampPrior paper,
+    Tomczak & Welling 2018 (arXiv:1705.07120). Gating replaces the nonlinearity: no activation follows it.
+    """
+
+    def __init__(self, layer: nn.Module, gate: nn.Module):
+        super().__init__()
+        self.layer, self.gate = layer, gate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x) * torch.sigmoid(self.gate(x))
+
+
+def unit(make: Callable[[], nn.Module], activation: str) -> list[nn.Module]:
+    """``[layer, nonlinearity]`` from a layer factory: ``[Gated(make(), make()), Identity]`` when gated.
+
+    Both forms are two modules with the weights in the first, so a trunk's parameter names do not depend on
+    the activation (and runs saved before gating existed load unchanged).
+    """
+    if activation == GATED:
+        return [Gated(make(), make()), nn.Identity()]
+    return [make(), ACTIVATIONS[activation]()]
+
+
+def stack(in_features: int, widths: Sequence[int], activation: str = "silu") -> nn.Sequential:
+    """``in -> widths[0] -> ... -> widths[-1]``, every layer followed by ``activation`` (or gated)."""
     sizes = [in_features, *widths]
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
-    layers.append(nn.Linear(sizes[-1], out_features))
+        layers += unit(lambda a=a, b=b: nn.Linear(a, b), activation)
     return nn.Sequential(*layers)
+
+
+def mlp(in_features: int, widths: Sequence[int], out_features: int, activation: str = "silu") -> nn.Sequential:
+    """``in -> widths[0] -> ... -> out`` with ``activation`` (or gated layers) between and a linear output."""
+    hidden = stack(in_features, widths, activation)
+    return nn.Sequential(*hidden, nn.Linear(widths[-1] if widths else in_features, out_features))
 
 
 def halved_sizes(size: int, n_layers: int) -> list[int]:
@@ -41,7 +73,7 @@ class ConvEncoderTrunk(nn.Module):
         c, h, w = in_shape
         convs: list[nn.Module] = []
         for c_in, c_out in zip([c, *channels[:-1]], channels, strict=True):
-            convs += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), ACTIVATIONS[activation]()]
+            convs += unit(lambda c_in=c_in, c_out=c_out: nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), activation)
         self.convs = nn.Sequential(*convs)
         h_out, w_out = halved_sizes(h, len(channels))[-1], halved_sizes(w, len(channels))[-1]
         self.head = nn.Linear(channels[-1] * h_out * w_out, out_features)
@@ -59,21 +91,22 @@ class ConvDecoderTrunk(nn.Module):
 
     def __init__(self, in_features: int, channels: Sequence[int], out_shape: Sequence[int], activation: str = "silu"):
         super().__init__()
-        act = ACTIVATIONS[activation]
         c_out, h, w = out_shape
         hs, ws = halved_sizes(h, len(channels)), halved_sizes(w, len(channels))
         self.start_shape = (channels[-1], hs[-1], ws[-1])
-        self.fc = nn.Sequential(nn.Linear(in_features, math.prod(self.start_shape)), act())
+        self.fc = stack(in_features, [math.prod(self.start_shape)], activation)
         rev = list(channels)[::-1]
         layers: list[nn.Module] = []
         for i, (c_in, c_next) in enumerate(zip(rev, [*rev[1:], rev[-1]], strict=True)):
             big_h, small_h = hs[-2 - i], hs[-1 - i]
             big_w, small_w = ws[-2 - i], ws[-1 - i]
             pad = (big_h - (2 * small_h - 1), big_w - (2 * small_w - 1))
-            layers += [
-                nn.ConvTranspose2d(c_in, c_next, 3, stride=2, padding=1, output_padding=pad),
-                act(),
-            ]
+            layers += unit(
+                lambda c_in=c_in, c_next=c_next, pad=pad: nn.ConvTranspose2d(
+                    c_in, c_next, 3, stride=2, padding=1, output_padding=pad
+                ),
+                activation,
+            )
         layers.append(nn.Conv2d(rev[-1], c_out, kernel_size=3, padding=1))
         self.deconvs = nn.Sequential(*layers)
 

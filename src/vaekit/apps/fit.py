@@ -380,12 +380,13 @@ def _n_classes(dataset: Any) -> int:
     return max(int(y.max()) + 1, 2)
 
 
-RESUMABLE = {"train": {"epochs", "device", "threads", "compile"}}
+RESUMABLE = {"train": {"epochs", "device", "threads", "compile", "time_limit"}}
 
 
 def _resumed_config(stored: RunConfig, given: dict | None) -> RunConfig:
-    """The stored config with the only changes a resume allows (``train.epochs``, ``train.device``, and how
-    the same arithmetic runs: ``train.threads``, ``train.compile``).
+    """The stored config with the only changes a resume allows (``train.epochs``, ``train.time_limit`` (it
+    counts from the resume), ``train.device``, and how the same arithmetic runs: ``train.threads``,
+    ``train.compile``).
 
     Repeating the original command with ``--resume`` repeats its values: a value equal to the stored one is
     not a change. Only values that differ are refused.
@@ -401,7 +402,7 @@ def _resumed_config(stored: RunConfig, given: dict | None) -> RunConfig:
     if changed:
         raise VaekitError(
             f"cannot change {', '.join(changed)} when resuming",
-            "only --epochs, --device, --threads and --compile may change",
+            "only --epochs, --time-limit, --device, --threads and --compile may change",
         )
     return merged
 

@@ -36,7 +36,10 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--sigma": ("model", "sigma"),
     "--prior": ("model", "prior"),
     "--components": ("model", "components"),
+    "--activation": ("model", "activation"),
+    "--pseudo-inputs": ("model", "pseudo_inputs"),
     "--ladder": ("model", "ladder"),
+    "--inference": ("model", "inference"),
     "--decoder": ("model", "decoder"),
     "--cell": ("model", "cell"),
     "--objective": ("objective", "name"),
@@ -51,7 +54,6 @@ FLAGS: dict[str, tuple[str, str]] = {
 FLAG_OF = {where: flag for flag, where in FLAGS.items()}
 # fields set only in a TOML config (or by vaekit itself), with the reason
 CONFIG_ONLY = {
-    ("model", "activation"): "a TOML [model] activation",
     ("model", "classes"): "set from the data's labels by --condition label",
     ("model", "categories"): "set from a table's text columns",
     ("model", "missing"): "set by the imputer",

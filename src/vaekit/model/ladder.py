@@ -38,13 +38,18 @@ class LadderVAE(nn.Module):
     down with the generative model: q(z_L|x) comes from ``d_L``; below it,
     q(z_l | z_{l+1}, x) is the precision-weighted combination of ``N(mu^_l, sigma^_l)`` and the prior
     p(z_l | z_{l+1}) (precisions add, means are precision-weighted). The decoder sees all layers concatenated
-    (a skip connection from every latent to x). Layers are indexed bottom (next to x) first; ``latent_dim``
+    (a skip connection from every latent to x).
+
+    With ``conditional`` the lower posteriors are networks instead: q(z_l | x, z_{l+1}) =
+    N(posterior_l(concat(d_l, z_{l+1}))), the two-layer HVAE of Tomczak & Welling 2018 (arXiv:1705.07120):
+    q(z_2|x) q(z_1|x, z_2), p(z_2) p(z_1|z_2) p(x|z_1, z_2). Layers are indexed bottom (next to x) first; ``latent_dim``
     is the top layer's size, the code that :meth:`encode` returns and :meth:`decode` takes. It offers the
     :class:`~vaekit.model.LatentModel` interface; it is never conditional (``n_classes == 0``: labels are
     refused).
 
     - ``up``: L trunks; ``up[0]`` maps ``(N, *x_shape)`` to features, ``up[l]`` maps features to features;
-    - ``posterior``: L linear maps from ``d_l`` to ``2 * latent_dims[l]`` (loc, raw scale);
+    - ``posterior``: L maps from ``d_l`` to ``2 * latent_dims[l]`` (loc, raw scale); with ``conditional`` the
+      lower L - 1 take ``concat(d_l, z_{l+1})``;
     - ``down``: L - 1 trunks, ``down[l]`` maps ``z_{l+1}`` to ``2 * latent_dims[l]`` (p(z_l | z_{l+1}));
     - ``decoder``: p(x | concat(z_1..z_L)); ``prior``: p(z_L) (a standard normal, a mixture or a VampPrior).
     """
@@ -60,8 +65,10 @@ class LadderVAE(nn.Module):
         prior: nn.Module,
         latent_dims: Sequence[int],
         config: dict[str, Any] | None = None,
+        conditional: bool = False,
     ):
         super().__init__()
+        self.conditional = conditional
         if not (len(up) == len(posterior) == len(latent_dims) == len(down) + 1 >= 2):
             raise ValueError("a ladder needs L >= 2 layers: L up trunks, L posterior maps, L - 1 down trunks")
         if decoder.latent_dim != sum(latent_dims):
@@ -96,29 +103,39 @@ class LadderVAE(nn.Module):
         if y is not None:
             raise ValueError("a ladder VAE is not conditional; it takes no labels y")
 
-    def _bottom_up(self, x: torch.Tensor) -> list[Normal]:
+    def _bottom_up(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The deterministic features ``d_1..d_L`` of ``x``, each ``(*lead, features)``."""
         lead = x.shape[: x.dim() - len(self.x_shape)]
         h = x.reshape(-1, *self.x_shape)
-        out = []
-        for up, post in zip(self.up, self.posterior, strict=True):
+        features = []
+        for up in self.up:
             h = up(h)
-            params = post(h)
-            out.append(_gaussian(params.view(*lead, params.shape[-1])))
-        return out
+            features.append(h.view(*lead, h.shape[-1]))
+        return features
+
+    def _q_top(self, features: list[torch.Tensor]) -> Normal:
+        return _gaussian(self.posterior[-1](features[-1]))
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
         """q(z_L | x), the top layer's posterior (``y`` must be ``None``)."""
         self._no_labels(y)
-        return Independent(self._bottom_up(x)[-1], 1)
+        return Independent(self._q_top(self._bottom_up(x)), 1)
+
+    def _posterior(self, layer: int, d: torch.Tensor, z_above: torch.Tensor, p: Normal) -> Normal:
+        """q(z_l | x, z_{l+1}) from the features ``d`` of x and the layer above's draw."""
+        if self.conditional:
+            d = d.expand(*z_above.shape[:-1], d.shape[-1])
+            return _gaussian(self.posterior[layer](torch.cat([d, z_above], dim=-1)))
+        return _precision_weighted(_gaussian(self.posterior[layer](d)), p)
 
     def _top_down(
         self,
-        likelihoods: list[Normal] | None,
+        features: list[torch.Tensor] | None,
         z_top: torch.Tensor,
         mean: bool,
         eps: Sequence[torch.Tensor] | None = None,
     ) -> tuple[list[torch.Tensor], list[Normal], list[Normal]]:
-        """Walk down from z_L. With ``likelihoods`` (per layer, or None) it infers, else it generates.
+        """Walk down from z_L. With ``features`` (of x, per layer) it infers, else it generates.
 
         Each lower layer is drawn z_l = mu_l + sigma_l * eps_l with ``eps[l]`` (bottom first) when given, fresh
         noise otherwise, or set to mu_l with ``mean``.
@@ -127,7 +144,7 @@ class LadderVAE(nn.Module):
         for layer in reversed(range(len(self.down))):
             p = _gaussian(self.down[layer](zs[-1]))
             ps.append(p)
-            q = p if likelihoods is None else _precision_weighted(likelihoods[layer], p)
+            q = p if features is None else self._posterior(layer, features[layer], zs[-1], p)
             qs.append(q)
             if mean:
                 zs.append(q.mean)
@@ -165,8 +182,8 @@ class LadderVAE(nn.Module):
                     f" (one per latent dimension of every layer {self.latent_dims}, bottom first)"
                 )
             layer_eps = eps.split(self.latent_dims, dim=-1)
-        likelihoods = self._bottom_up(x)
-        q_top = Independent(likelihoods[-1], 1)
+        features = self._bottom_up(x)
+        q_top = Independent(self._q_top(features), 1)
         if layer_eps is None:
             z_top = q_top.rsample(() if n_samples is None else (n_samples,))
         else:
@@ -175,7 +192,7 @@ class LadderVAE(nn.Module):
         log_qz, log_pz = q_top.log_prob(z_top), pz.log_prob(z_top)
         top_per_dim = kl_per_dim(q_top, pz)
         kl_top = log_qz - log_pz if top_per_dim is None else top_per_dim.expand_as(z_top).sum(-1)
-        zs, qs, ps = self._top_down(likelihoods, z_top, mean=False, eps=layer_eps)
+        zs, qs, ps = self._top_down(features, z_top, mean=False, eps=layer_eps)
         kl, per_dims = kl_top, [] if top_per_dim is None else [top_per_dim.expand_as(z_top)]
         for z, q, p in zip(zs[1:], qs, ps, strict=True):
             log_qz = log_qz + q.log_prob(z).sum(-1)
@@ -230,6 +247,6 @@ class LadderVAE(nn.Module):
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """E[x | z], every layer at its posterior mean (top down); the shape of ``x``. ``y`` must be ``None``."""
         self._no_labels(y)
-        likelihoods = self._bottom_up(x)
-        zs, _, _ = self._top_down(likelihoods, likelihoods[-1].loc, mean=True)
+        features = self._bottom_up(x)
+        zs, _, _ = self._top_down(features, self._q_top(features).loc, mean=True)
         return self._decode_layers(zs).mean

@@ -61,11 +61,14 @@ class VampPrior(_MixturePrior):
     Tomczak & Welling 2018, arXiv:1705.07120. ``encode`` is the model's own ``x -> q(z|x)`` (attached by
     the model that owns this prior; it is not registered here, so the encoder's weights are stored once).
     Pseudo-inputs have the data's shape; :meth:`init_from_data` starts them at random training examples.
+    With ``bounded`` the encoder sees ``hardtanh(u_k)`` in [0, 1] (the paper's choice for binary images): a
+    pseudo-input stays a possible image instead of drifting to values no data point has.
     """
 
-    def __init__(self, latent_dim: int, x_shape: Sequence[int], n_components: int = 500):
+    def __init__(self, latent_dim: int, x_shape: Sequence[int], n_components: int = 500, bounded: bool = False):
         super().__init__()
         self.latent_dim = latent_dim
+        self.bounded = bounded
         # the paper's initialisation: N(0.05, 0.01^2); replaced by training examples when data is at hand
         self.pseudo_inputs = nn.Parameter(0.05 + 0.01 * torch.randn(n_components, *x_shape))
         self.__dict__["encode"] = None  # plain attribute: the encoder is not a submodule of the prior
@@ -80,11 +83,19 @@ class VampPrior(_MixturePrior):
         idx = torch.randperm(len(x), generator=generator)[:k]
         if len(idx) < k:
             idx = torch.randint(len(x), (k,), generator=generator)
-        self.pseudo_inputs.copy_(x[idx].to(self.pseudo_inputs))
+        u = x[idx].to(self.pseudo_inputs)
+        # hardtanh passes no gradient at exactly 0 or 1, where every pixel of a binary image lies
+        self.pseudo_inputs.copy_(0.05 + 0.9 * u.clamp(0.0, 1.0) if self.bounded else u)
+
+    @property
+    def inputs(self) -> torch.Tensor:
+        """The pseudo-inputs as the encoder sees them, ``(K, *x_shape)``."""
+        u = self.pseudo_inputs
+        return nn.functional.hardtanh(u, 0.0, 1.0) if self.bounded else u
 
     def forward(self) -> Distribution:
         if self.encode is None:
             raise RuntimeError("VampPrior needs its model's encoder: call attach(encode) first")
-        qu = self.encode(self.pseudo_inputs)
+        qu = self.encode(self.inputs)
         base = qu.base_dist
         return DiagonalGaussianMixture(torch.zeros_like(base.loc[:, 0]), base.loc, base.scale)
