@@ -40,6 +40,19 @@ MODELS = {
     "plain": ((6,), SMALL),
     "conditional": ((6,), {**SMALL, "classes": 3}),
     "ladder": ((6,), {**SMALL, "ladder": (4,)}),
+    # the VampPrior paper's HVAE: gated layers, q(z1 | x, z2) by a network, pseudo-inputs in [0, 1]
+    "hvae": (
+        (6,),
+        {
+            **SMALL,
+            "ladder": (4,),
+            "inference": "conditional",
+            "activation": "gated",
+            "prior": "vamp",
+            "components": 5,
+            "pseudo_inputs": "hardtanh",
+        },
+    ),
     "vamp": ((6,), {**SMALL, "prior": "vamp", "components": 5}),
     "melody": ((32,), {"arch": "melody", "latent_dim": 4, "hidden": (16, 16)}),
 }
@@ -70,7 +83,7 @@ def test_every_model_is_a_latent_model_and_keeps_its_contract(name):
     assert vae.n_classes == (3 if name == "conditional" else 0)
     assert vae.device == torch.device("cpu")
     assert vae.latent_dims[-1] == vae.latent_dim
-    assert vae.latent_dims == ((4, 3) if name == "ladder" else (vae.latent_dim,))
+    assert vae.latent_dims == ((4, 3) if name in ("ladder", "hvae") else (vae.latent_dim,))
     qz = vae.encode(x, y)
     assert qz.batch_shape == (4,) and qz.event_shape == (vae.latent_dim,)
     px = vae.decode(qz.mean, y)

@@ -41,7 +41,10 @@ def test_resume_accepts_the_original_command_and_refuses_only_changes(tmp_path, 
         assert main(["train", "--seed", "3", "--out", out, *FAST]) == 0
         # repeating the command with --resume (and more epochs) is what users do
         assert main(["train", "--seed", "3", "--out", out, *FAST[:1], "2", *FAST[2:], "--resume"]) == 0
-    assert len(vaekit.Run.open(out).metrics) == 2
+        # a time limit is a budget for this sitting (a benchmark resumes with what is left of its budget)
+        more = ["--seed", "3", "--out", out, *FAST[:1], "3", *FAST[2:], "--resume", "--time-limit", "5"]
+        assert main(["train", *more]) == 0
+    assert len(vaekit.Run.open(out).metrics) == 3
     capsys.readouterr()
     expect_error(capsys, ["train", "--seed", "4", "--out", out, "--resume"], "cannot change train.seed")
 

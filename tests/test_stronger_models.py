@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
@@ -53,9 +54,10 @@ def test_vamp_prior_is_the_posterior_mixture_at_its_pseudo_inputs_and_stores_the
     assert vae.prior.pseudo_inputs.grad.abs().sum() > 0
 
 
-def test_ladder_kl_is_the_expected_log_ratio_and_layers_are_sized_as_configured():
+@pytest.mark.parametrize("inference", ["ladder", "conditional"])
+def test_ladder_kl_is_the_expected_log_ratio_and_layers_are_sized_as_configured(inference):
     torch.manual_seed(0)
-    vae = build_vae((12,), latent_dim=3, hidden=(32,), ladder=(5,), likelihood="gaussian")
+    vae = build_vae((12,), latent_dim=3, hidden=(32,), ladder=(5,), likelihood="gaussian", inference=inference)
     assert isinstance(vae, vaekit.LadderVAE) and vae.latent_dims == (5, 3)
     x = torch.randn(6, 12)
     with torch.no_grad():
@@ -69,8 +71,10 @@ def test_ladder_kl_is_the_expected_log_ratio_and_layers_are_sized_as_configured(
 
 def test_every_model_kind_overfits_a_tiny_set_with_elbo_and_iwae():
     x = torch.rand(16, 1, 5, 5).bernoulli()
-    kinds = ({}, {"prior": "mog", "components": 3}, {"prior": "vamp", "components": 4}, {"ladder": (6,)})
-    for overrides, objective in [(kind, "elbo") for kind in kinds] + [({"ladder": (6,)}, "iwae")]:
+    hvae = {"ladder": (6,), "inference": "conditional", "activation": "gated", "prior": "vamp", "components": 4}
+    kinds = ({}, {"prior": "mog", "components": 3}, {"prior": "vamp", "components": 4}, {"ladder": (6,)}, hvae)
+    kinds += ({"activation": "gated", "prior": "vamp", "components": 4, "pseudo_inputs": "hardtanh"},)
+    for overrides, objective in [(kind, "elbo") for kind in kinds] + [({"ladder": (6,)}, "iwae"), (hvae, "iwae")]:
         torch.manual_seed(0)
         vae = build_vae((1, 5, 5), latent_dim=4, hidden=(64,), **overrides)
         vae.init_from_data(x)
@@ -92,7 +96,8 @@ def test_every_model_kind_overfits_a_tiny_set_with_elbo_and_iwae():
 
 
 def test_sampling_from_every_model_kind_is_repeatable_with_a_generator():
-    for overrides in ({"prior": "mog"}, {"prior": "vamp", "components": 5}, {"ladder": (6, 5)}):
+    hvae = {"ladder": (6, 5), "inference": "conditional", "activation": "gated"}
+    for overrides in ({"prior": "mog"}, {"prior": "vamp", "components": 5}, {"ladder": (6, 5)}, hvae):
         vae = build_vae((1, 5, 5), latent_dim=4, hidden=(16,), **overrides).eval()
         a = vae.sample(3, generator=torch.Generator().manual_seed(1))
         b = vae.sample(3, generator=torch.Generator().manual_seed(1))

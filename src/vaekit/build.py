@@ -47,28 +47,43 @@ def _likelihood_head(cfg: ModelConfig, x_shape: tuple[int, ...]) -> nn.Module:
 
 
 def build_ladder(cfg: ModelConfig, x_shape: tuple[int, ...]) -> LadderVAE:
-    """A :class:`LadderVAE`: layers ``(*cfg.ladder, cfg.latent_dim)`` bottom first, MLP trunks of ``cfg.hidden``.
+    """A :class:`LadderVAE`: layers ``(*cfg.ladder, cfg.latent_dim)`` bottom first, trunks of ``cfg.hidden``.
 
-    Bottom-up: ``x -> hidden -> d_1`` (width ``hidden[-1]``), then one ``d -> d -> d`` block per layer above.
-    Top-down: ``z_{l+1} -> d -> 2 * dim_l``. Decoder: ``concat(z_1..z_L) -> reversed(hidden) -> x``. With
-    ``inference = "conditional"`` each lower posterior is ``concat(d_l, z_{l+1}) -> d -> 2 * dim_l``.
+    MLP: bottom-up ``x -> hidden -> d_1`` (width ``hidden[-1]``); decoder ``concat(z_1..z_L) -> reversed(hidden)
+    -> x``. Conv (images): ``hidden`` is the conv channels then the dense width ``d``; bottom-up ``x -> stride-2
+    convs -> d -> d``, decoder ``concat(z_1..z_L) -> transposed convs -> x``. Above ``d_1``: one ``d -> d -> d``
+    block per layer. Top-down: ``z_{l+1} -> d -> 2 * dim_l``. With ``inference = "conditional"`` each lower
+    posterior is ``concat(d_l, z_{l+1}) -> d -> 2 * dim_l``.
     """
     dims = (*cfg.ladder, cfg.latent_dim)
     n, width, act = math.prod(x_shape), cfg.hidden[-1], cfg.activation
     conditional = cfg.inference == "conditional"
-    up: list[nn.Module] = [nn.Sequential(nn.Flatten(), stack(n, cfg.hidden, act))]
-    up += [nn.Sequential(stack(width, [width, width], act)) for _ in dims[1:]]
+    head = _likelihood_head(cfg, x_shape)
+    if cfg.arch == "conv":
+        _need_images(x_shape)
+        channels = cfg.hidden[:-1]
+        first: nn.Module = nn.Sequential(ConvEncoderTrunk(x_shape, channels, width, act), *stack(width, [width], act))
+        c, h, w = x_shape
+        trunk: nn.Module = ConvDecoderTrunk(sum(dims), channels, (head.params_per_dim * c, h, w), act)
+    else:
+        first = nn.Sequential(nn.Flatten(), stack(n, cfg.hidden, act))
+        trunk = mlp(sum(dims), cfg.hidden[::-1], head.params_per_dim * n, act)
+    up = [first] + [nn.Sequential(stack(width, [width, width], act)) for _ in dims[1:]]
     posterior: list[nn.Module] = [
         mlp(width + dims[i + 1], [width], 2 * dims[i], act) if conditional else nn.Linear(width, 2 * dims[i])
         for i in range(len(dims) - 1)
     ]
     posterior.append(nn.Linear(width, 2 * dims[-1]))
     down = [mlp(dims[i + 1], [width], 2 * dims[i], act) for i in range(len(dims) - 1)]
-    head = _likelihood_head(cfg, x_shape)
-    decoder = Decoder(mlp(sum(dims), cfg.hidden[::-1], head.params_per_dim * n, act), head, x_shape, sum(dims))
+    decoder = Decoder(trunk, head, x_shape, sum(dims))
     config = {"x_shape": list(x_shape), "model": cfg.model_dump(mode="json")}
     prior = build_prior(cfg, x_shape)
     return LadderVAE(up, posterior, down, decoder, prior, dims, config=config, conditional=conditional)
+
+
+def _need_images(x_shape: tuple[int, ...]) -> None:
+    if len(x_shape) != 3:
+        raise VaekitError(f"the conv model needs images (C, H, W), got examples of shape {x_shape}", "use --model mlp")
 
 
 Builder = Callable[[ModelConfig, tuple[int, ...]], nn.Module]
@@ -113,10 +128,7 @@ def build_vae(x_shape: Sequence[int], model: ModelConfig | None = None, **overri
         enc_trunk: nn.Module = ConcatFlat(enc_mlp, first) if k else nn.Sequential(first, enc_mlp)
         dec_trunk: nn.Module = mlp(d + k, hidden[::-1], n_out, cfg.activation)
     else:
-        if len(x_shape) != 3:
-            raise VaekitError(
-                f"the conv model needs images (C, H, W), got examples of shape {x_shape}", "use --model mlp"
-            )
+        _need_images(x_shape)
         c, h, w = x_shape
         enc_trunk = ConvEncoderTrunk((c + k, h, w), hidden, enc_head.params_per_dim * d, cfg.activation)
         enc_trunk = ConcatPlanes(enc_trunk) if k else enc_trunk

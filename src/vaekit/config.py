@@ -102,8 +102,10 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _ladder_is_mlp(self) -> ModelConfig:
-        if self.ladder and self.arch != "mlp":
-            raise ValueError("ladder: the hierarchical model is built from MLPs; use arch mlp")
+        if self.ladder and self.arch not in ("mlp", "conv"):
+            raise ValueError("ladder: the hierarchical model is built from MLPs or convolutions; use arch mlp or conv")
+        if self.ladder and self.arch == "conv" and len(self.hidden) < 2:
+            raise ValueError("hidden: a conv hierarchy takes the conv channels then the dense width, e.g. 32,64,300")
         if self.inference != "ladder" and not self.ladder:
             raise ValueError("inference: applies to a hierarchical model; give its lower layers with ladder")
         if self.pseudo_inputs != "free" and self.prior != "vamp":
