@@ -215,6 +215,30 @@ def test_decoder_is_a_normalised_distribution_over_sequences(kind):
         torch.testing.assert_close(dec(z).log_prob(seqs[:2]), dec(-z).log_prob(seqs[:2]))
 
 
+def test_word_dropout_hides_inputs_only_while_training_and_keeps_old_shapes():
+    torch.manual_seed(0)
+    x = torch.from_numpy(np.stack([notes_to_tokens(TUNE[:6], 32)] * 4).astype(np.float32))
+    plain = vaekit.build_vae((32,), arch="melody", decoder="hierarchical", latent_dim=4, hidden=(16, 16))
+    vae = vaekit.build_vae(
+        (32,), arch="melody", decoder="hierarchical", latent_dim=4, hidden=(16, 16), word_dropout=0.5
+    )
+    assert vae.decoder.embed.num_embeddings == plain.decoder.embed.num_embeddings + 1  # the blank token
+    z = torch.randn(4, 4)
+    vae.eval()
+    evaluated = vae.decode(z).log_prob(x)
+    torch.testing.assert_close(vae.decode(z).log_prob(x), evaluated)  # evaluation sees every token
+    vae.train()
+    a, b = vae.decode(z).log_prob(x), vae.decode(z).log_prob(x)
+    assert not torch.allclose(a, b) and not torch.allclose(a, evaluated)
+    with torch.no_grad():
+        vae.decoder.word_dropout = 0.999999
+        everything_hidden = vae.decode(z).log_prob(x)
+        vae.decoder.embed.weight[vae.decoder.start_token + 1] += 1.0  # only the blank is seen now
+        assert not torch.allclose(vae.decode(z).log_prob(x), everything_hidden)
+    with pytest.raises(vaekit.VaekitError, match="word_dropout: applies to the melody model"):
+        vaekit.build_vae((6,), word_dropout=0.2)
+
+
 def test_melody_vae_plugs_into_objectives_and_evaluator():
     torch.manual_seed(0)
     vae = vaekit.build_vae((32,), arch="melody", decoder="hierarchical", latent_dim=4, hidden=(16, 16))

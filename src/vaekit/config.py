@@ -76,6 +76,12 @@ class ModelConfig(_Strict):
         "flat", description="melody: one RNN over all steps, a conductor then one RNN per bar, or z ignored (an LM)"
     )
     cell: Literal["lstm", "gru"] = Field("lstm", description="melody: the recurrent cell of encoder and decoder")
+    word_dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="melody: share of the decoder's previous-token inputs hidden while training, so it leans on z",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -134,6 +140,8 @@ class ModelConfig(_Strict):
     def _tokens_are_categorical(self) -> ModelConfig:
         if (self.arch == "melody") != (self.likelihood == "categorical"):
             raise ValueError("likelihood: the melody model and the categorical likelihood go together")
+        if self.word_dropout and self.arch != "melody":
+            raise ValueError("word_dropout: applies to the melody model's autoregressive decoder")
         if self.arch == "melody" and (self.ladder or self.prior == "vamp" or len(self.hidden) > 2):
             raise ValueError("arch: the melody model takes hidden as ENCODER,DECODER widths, no ladder or vamp prior")
         return self

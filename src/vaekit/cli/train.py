@@ -42,6 +42,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--inference": ("model", "inference"),
     "--decoder": ("model", "decoder"),
     "--cell": ("model", "cell"),
+    "--word-dropout": ("model", "word_dropout"),
     "--objective": ("objective", "name"),
     "--k": ("objective", "k"),
     "--beta": ("objective", "beta"),

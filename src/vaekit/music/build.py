@@ -37,6 +37,7 @@ def build_melody_vae(cfg: ModelConfig, x_shape: tuple[int, ...]) -> VAE:
         cfg.cell,
         conductor=conductor,
         condition=cfg.decoder != "unconditional",
+        word_dropout=cfg.word_dropout,
     )
     return VAE(
         Encoder(trunk, enc_head, x_shape, d),

@@ -85,6 +85,9 @@ class RecurrentDecoder(nn.Module):
 
     In each segment the state starts at ``tanh(W code + b)`` and the input at step t is
     ``[embed(x_{t-1}), code]`` (x_{-1} is a start token; across a bar line the previous bar's last token).
+    With ``word_dropout = p`` training replaces each previous token by a blank token with probability p, so the
+    decoder must take from the code what it cannot see (Bowman et al. 2016, arXiv:1511.06349); evaluation and
+    generation see every token.
     ``forward(z)`` takes ``z`` of shape ``(*lead, latent_dim)`` and returns an :class:`AutoregressiveCategorical`
     with ``batch_shape == lead`` and ``event_shape == (n_steps,)``.
     """
@@ -99,8 +102,10 @@ class RecurrentDecoder(nn.Module):
         cell: str = "lstm",
         conductor: Conductor | None = None,
         condition: bool = True,
+        word_dropout: float = 0.0,
     ):
         super().__init__()
+        self.word_dropout = word_dropout
         self.n_tokens, self.latent_dim, self.x_shape = n_tokens, latent_dim, (n_steps,)
         self.conductor, self.condition, self.cell = conductor, condition, cell
         self.segments = conductor.bars if conductor is not None else 1
@@ -110,7 +115,9 @@ class RecurrentDecoder(nn.Module):
         # the unconditional decoder's code is one constant zero (a width-0 layer would do, but warns)
         code_dim = conductor.rnn.hidden_size if conductor is not None else (latent_dim if condition else 1)
         self.code_dim = code_dim
-        self.embed = nn.Embedding(n_tokens + 1, embed_dim)  # the last id is the start token
+        # id n_tokens is the start token; n_tokens + 1 the blank of word dropout (only where it is used, so runs
+        # saved without it keep their shapes)
+        self.embed = nn.Embedding(n_tokens + (2 if word_dropout else 1), embed_dim)
         self.init = nn.Linear(code_dim, (2 if cell == "lstm" else 1) * width)
         self.rnn = CELLS[cell](embed_dim + code_dim, width, batch_first=True)
         self.out = nn.Linear(width, n_tokens)
@@ -142,6 +149,9 @@ class RecurrentDecoder(nn.Module):
         n, s, length = len(z), self.segments, self.segment_steps
         x = token_ids(x)
         previous = torch.cat([torch.full_like(x[:, :1], self.start_token), x[:, :-1]], dim=1)
+        if self.training and self.word_dropout:
+            hidden = torch.rand(previous.shape, device=previous.device) < self.word_dropout
+            previous = torch.where(hidden, self.start_token + 1, previous)
         codes = self.codes(z).reshape(n * s, self.code_dim)
         inputs = torch.cat(
             [self.embed(previous.reshape(n * s, length)), codes.unsqueeze(1).expand(-1, length, -1)], dim=-1
