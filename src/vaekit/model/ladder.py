@@ -42,10 +42,11 @@ class LadderVAE(nn.Module):
 
     With ``conditional`` the lower posteriors are networks instead: q(z_l | x, z_{l+1}) =
     N(posterior_l(concat(d_l, z_{l+1}))), the two-layer HVAE of Tomczak & Welling 2018 (arXiv:1705.07120):
-    q(z_2|x) q(z_1|x, z_2), p(z_2) p(z_1|z_2) p(x|z_1, z_2). Layers are indexed bottom (next to x) first; ``latent_dim``
-    is the top layer's size, the code that :meth:`encode` returns and :meth:`decode` takes. It offers the
-    :class:`~vaekit.model.LatentModel` interface; it is never conditional (``n_classes == 0``: labels are
-    refused).
+    q(z_2|x) q(z_1|x, z_2), p(z_2) p(z_1|z_2) p(x|z_1, z_2).
+
+    Layers are indexed bottom (next to x) first; ``latent_dim`` is the top layer's size, the code that
+    :meth:`encode` returns and :meth:`decode` takes. It offers the :class:`~vaekit.model.LatentModel`
+    interface; it never takes labels (``n_classes == 0``: a label-conditional VAE is single-layer).
 
     - ``up``: L trunks; ``up[0]`` maps ``(N, *x_shape)`` to features, ``up[l]`` maps features to features;
     - ``posterior``: L maps from ``d_l`` to ``2 * latent_dims[l]`` (loc, raw scale); with ``conditional`` the
