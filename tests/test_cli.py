@@ -158,7 +158,7 @@ def test_table_data_end_to_end(tmp_path):
         (["--objective", "vimco"], "objective.name"),
         (["--prior", "flow"], "model.prior"),
         (["--ladder", "0"], "model.ladder"),
-        (["--ladder", "4", "--model", "conv"], "use arch mlp"),
+        (["--ladder", "4", "--model", "conv", "--hidden", "32"], "then the dense width"),
         (["--lr-schedule", "step"], "train.lr_schedule"),
         (["--precision", "fp8"], "train.precision"),
         (["--skip-grad-norm", "0"], "train.skip_grad_norm"),
