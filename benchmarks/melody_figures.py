@@ -11,7 +11,7 @@ pictures show, so the closing note rests on numbers as well as on looking:
   and test windows, against the chance level of bars paired across melodies;
 - *interpolation*: between pairs of test windows from different tunes, the token distance (share of steps that
   differ) between neighbouring melodies on the path against the distance between its ends, and whether the
-  distance to the first end grows along the path;
+  distance to the first end grows along the path (:func:`~vaekit.music.evaluate.interpolation_smoothness`);
 - *audio*: the WAV is read back and, for each note, the strongest frequency of its middle part is compared
   with the note's pitch (in cents), so a WAV that plays the wrong notes or nothing is caught.
 
@@ -42,7 +42,12 @@ from vaekit.music.apps import (  # noqa: E402
     wav_bytes,
     write_melodies,
 )
-from vaekit.music.evaluate import melody_statistics, rhythm_chance, rhythm_repetition  # noqa: E402
+from vaekit.music.evaluate import (  # noqa: E402
+    interpolation_smoothness,
+    melody_statistics,
+    rhythm_chance,
+    rhythm_repetition,
+)
 from vaekit.music.midi import midi_bytes  # noqa: E402
 
 SECONDS_PER_STEP = 60.0 / 120.0 / 4  # sixteenths at the 120 bpm that write_melodies uses
@@ -66,14 +71,11 @@ def wav_pitch_errors(rows: np.ndarray) -> np.ndarray:
     return np.asarray(errors)
 
 
-def token_distance(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(a != b))
-
-
 def figures(run: Path, data_dir: str | None, seed: int) -> dict:
     vae = vaekit.load(run).eval()
-    bars = json.loads((run / "config.json").read_text())["run"]["data"]["bars"]
-    test = vaekit.load_dataset("essen", data_dir, bars=bars).split("test").round().long().numpy()
+    data = json.loads((run / "config.json").read_text())["run"]["data"]
+    bars = data["bars"]
+    test = vaekit.load_dataset(data["name"], data_dir, bars=bars).split("test").round().long().numpy()
     name = run.name.removeprefix("bench-melody-")
     images = ROOT / "docs" / "images"
     listen = run / "listen"
@@ -107,21 +109,18 @@ def figures(run: Path, data_dir: str | None, seed: int) -> dict:
     recon = reconstruct_melodies(vae, x[:shown])
     write_melodies(recon, images / f"melody_{name}_reconstructions.png", reference=x[:shown])
 
-    steps, neighbour, ends, monotone = 7, [], [], []
-    for a, b in zip(x[0::2], x[1::2], strict=True):
-        path = interpolate_melodies(vae, a, b, steps)
-        neighbour.append(max(token_distance(p, q) for p, q in zip(path[:-1], path[1:], strict=True)))
-        ends.append(token_distance(path[0], path[-1]))
-        to_a = [token_distance(path[0], p) for p in path]
-        monotone.append(all(d2 >= d1 for d1, d2 in zip(to_a[:-1], to_a[1:], strict=True)))
+    steps = 7
+    paths = np.stack([interpolate_melodies(vae, a, b, steps) for a, b in zip(x[0::2], x[1::2], strict=True)])
+    smooth = interpolation_smoothness(paths).summary()
     out["interpolation"] = {
-        "pairs": len(ends),
+        "pairs": smooth["pairs"],
         "steps": steps,
-        "largest_neighbour_distance": float(np.mean(neighbour)),
-        "end_distance": float(np.mean(ends)),
-        "distance_to_start_never_falls": float(np.mean(monotone)),
+        "largest_neighbour_distance": smooth["largest_step"],
+        "end_distance": smooth["end_distance"],
+        "largest_step_over_end_distance": smooth["step_ratio"],
+        "distance_to_start_never_falls": smooth["distance_to_start_never_falls"],
     }
-    path = interpolate_melodies(vae, x[0], x[1], steps)
+    path = paths[0]
     titles = ["start (reconstruction)"] + [f"{i / (steps - 1):.2f}" for i in range(1, steps - 1)] + ["end"]
     shown_steps = slice(None) if bars <= 4 else slice(None, None, 3)  # 16 bars: the ends and the middle
     write_melodies(path[shown_steps], images / f"melody_{name}_interpolation.png", titles=titles[shown_steps])

@@ -22,6 +22,7 @@ from vaekit.music.tokens import (
     pitch_token,
     tokens_to_notes,
     top_line,
+    window_tunes,
     windows,
 )
 
@@ -41,11 +42,14 @@ from vaekit.music.apps import (  # noqa: E402
 )
 from vaekit.music.evaluate import (  # noqa: E402
     in_key_share,
+    interpolation_smoothness,
     melody_statistics,
     onset_f1,
     reconstruction_accuracy,
+    reconstruction_counts,
     rhythm_chance,
     rhythm_repetition,
+    token_distance,
 )
 from vaekit.music.midi import midi_bytes, read_melody_notes, read_melody_tokens  # noqa: E402
 from vaekit.music.model import Conductor, RecurrentDecoder  # noqa: E402
@@ -159,6 +163,18 @@ def test_windows_restrike_a_held_note_and_skip_silence():
     assert windows(tokens[:10], 16).shape == (0, 16)
 
 
+def test_window_tunes_tell_where_each_tune_of_a_split_starts():
+    first = notes_to_tokens(TUNE)  # 64 steps: 2-bar windows at 0, 16, 32; the one at 32 re-strikes a held G
+    second = notes_to_tokens(_random_line(np.random.default_rng(5), 80), 80)
+    third = first.copy()  # the same tune again is still another tune
+    rows = np.concatenate([windows(t, 32) for t in (first, second, third)])
+    assert rows[2, 0] != first[32]  # the re-struck note differs from the tune's HOLD there
+    assert window_tunes(rows).tolist() == [0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+    assert window_tunes(rows[3:]).tolist() == [0, 0, 0, 0, 1, 1, 1]
+    assert window_tunes(windows(first, 16)).tolist() == [0, 1, 2, 3]  # one-bar windows do not overlap
+    assert window_tunes(np.zeros((0, 32))).tolist() == []
+
+
 def test_abc_file_is_read_through_music21(tmp_path):
     path = tmp_path / "tune.abc"
     path.write_text("X:1\nT:test\nM:4/4\nL:1/8\nK:C\nC2 DE F4 | G8 |]\n")
@@ -269,6 +285,22 @@ def test_onset_f1_counts_notes_by_start_and_pitch_not_by_hold():
     assert np.isnan(onset_f1(np.full_like(a, HOLD), np.full_like(a, HOLD))["onset_f1"])
 
 
+def test_reconstruction_counts_per_window_pool_to_the_accuracy():
+    rng = np.random.default_rng(4)
+    x = torch.from_numpy(np.stack([notes_to_tokens(_random_line(rng, 32), 32) for _ in range(5)]).astype(np.float32))
+    torch.manual_seed(0)
+    vae = vaekit.build_vae((32,), arch="melody", latent_dim=4, hidden=(16, 16)).eval()
+    counts = reconstruction_counts(vae, x, batch_size=2)
+    assert counts.accuracy() == pytest.approx(reconstruction_accuracy(vae, x), nan_ok=True)
+    decoded, rows = reconstruct_melodies(vae, x), x.long().numpy()
+    assert (counts.steps == 32).all() and counts.events.tolist() == (rows != HOLD).sum(1).tolist()
+    assert counts.free_running.tolist() == (decoded == rows).sum(1).tolist()
+    assert counts.free_running_events.tolist() == ((decoded == rows) & (rows != HOLD)).sum(1).tolist()
+    for i in range(len(x)):
+        one = onset_f1(rows[i : i + 1], decoded[i : i + 1])
+        assert one["onset_recall"] == pytest.approx(counts.onsets_both[i] / counts.onsets_reference[i])
+
+
 def test_a_tiny_model_overfits_a_few_tunes(tmp_path):
     rng = np.random.default_rng(3)
     x = torch.from_numpy(np.stack([notes_to_tokens(_random_line(rng, 32), 32) for _ in range(6)]).astype(np.float32))
@@ -362,6 +394,23 @@ def test_rhythm_repetition_compares_the_onsets_of_consecutive_bars():
     # paired across melodies: bar 1 of each against bar 2 of the other (0, 4, 8, 12 vs 0, 8 and vs 0, 4, 8, 12)
     assert rhythm_chance(np.stack([quarters, changed])) == pytest.approx((0.5 + 1.0) / 2)
     assert np.isnan(rhythm_repetition(np.full((1, 32), HOLD)))
+
+
+def test_interpolation_smoothness_compares_the_largest_step_with_the_ends():
+    a, b = np.full(12, HOLD), np.full(12, NOTE_OFF)
+    even = np.stack([np.where(np.arange(12) < 3 * i, NOTE_OFF, HOLD) for i in range(5)])  # 3 more steps each time
+    jump = np.stack([a, a, a, b, b])
+    wander = np.stack([a, b, a, a, a])  # out and back: the ends are the same melody
+    assert token_distance(a, b) == 1.0 and token_distance(even[0], even[1]) == pytest.approx(0.25)
+    s = interpolation_smoothness(np.stack([even, jump, wander]))
+    assert s.largest_step.tolist() == [0.25, 1.0, 1.0] and s.end_distance.tolist() == [1.0, 1.0, 0.0]
+    assert s.step_ratio[:2].tolist() == [0.25, 1.0] and np.isnan(s.step_ratio[2])  # 1 / (S - 1) is the least
+    assert s.never_falls.tolist() == [True, True, False]
+    summary = s.summary()
+    assert summary["step_ratio"] == pytest.approx(0.625) and summary["pairs_counted"] == 2
+    assert summary["pairs"] == 3 and summary["steps"] == 5
+    with pytest.raises(ValueError, match="pairs"):
+        interpolation_smoothness(even)
 
 
 def test_write_mid_png_wav_and_folder(tmp_path):

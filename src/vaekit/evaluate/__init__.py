@@ -1,5 +1,6 @@
-"""Evaluation: the importance-sampled log-likelihood, bits per dimension, and latent diagnostics."""
+"""Evaluation: the importance-sampled log-likelihood, bits per dimension, latent diagnostics, a paired bootstrap."""
 
+from vaekit.evaluate.bootstrap import PairedBootstrap, paired_bootstrap
 from vaekit.evaluate.diagnostics import active_units
 from vaekit.evaluate.disentanglement import MIG, mutual_information_gap
 from vaekit.evaluate.evaluation import Evaluation, evaluate_model
@@ -17,9 +18,11 @@ __all__ = [
     "MIG",
     "Evaluation",
     "ImportanceSample",
+    "PairedBootstrap",
     "active_units",
     "default_max_draws",
     "evaluate_model",
     "importance_sample",
     "mutual_information_gap",
+    "paired_bootstrap",
 ]

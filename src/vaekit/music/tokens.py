@@ -182,6 +182,22 @@ def windows(tokens: np.ndarray, n_steps: int, stride: int = STEPS_PER_BAR, *, dr
     return np.stack(out) if out else np.zeros((0, n_steps), dtype=np.int64)
 
 
+def window_tunes(rows: np.ndarray, stride: int = STEPS_PER_BAR) -> np.ndarray:
+    """Which tune each window ``(N, n_steps)`` comes from, as indices 0, 1, ... ``(N,)``, for windows that
+    :func:`windows` cut from tunes one after the other (a data set's split): window i + 1 continues the tune of
+    window i when it is window i moved on by ``stride`` steps, x_i+1[t] = x_i[t + stride] for 0 < t <
+    n_steps - stride (its first step may re-strike a held note), and starts a new index otherwise.
+
+    Windows that do not overlap (``n_steps <= stride + 1``) cannot be told apart: each gets its own index. A run
+    of silent bars (whose windows :func:`windows` drops) also starts a new index.
+    """
+    rows = np.asarray(rows)
+    if len(rows) == 0 or rows.shape[1] <= stride + 1:
+        return np.arange(len(rows))
+    continues = (rows[1:, 1:-stride] == rows[:-1, 1 + stride :]).all(1)
+    return np.concatenate([[0], np.cumsum(~continues)])
+
+
 def as_token_rows(x: np.ndarray, what: str) -> np.ndarray:
     """Validate rows of tokens (integers in [0, 90)) and return them as int64."""
     x = np.asarray(x)
