@@ -15,6 +15,7 @@ bound and the importance-sampled likelihood apply to it unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,7 @@ from torch import nn
 from torch.distributions import constraints
 
 from vaekit.distributions import TemperedDistribution, full_precision
+from vaekit.utils import cpu_has_fast_bfloat16
 
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -45,7 +47,7 @@ class TokenSequenceTrunk(nn.Module):
         self.head = nn.Linear(2 * width, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, state = self.rnn(self.embed(token_ids(x)))
+        _, state = recurrent(self.rnn, self.embed(token_ids(x)))
         h = state[0] if isinstance(state, tuple) else state  # (2, N, width)
         return self.head(torch.cat([h[0], h[1]], dim=-1))
 
@@ -61,10 +63,21 @@ class Conductor(nn.Module):
         self.rnn = CELLS[cell](latent_dim, width, batch_first=True)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        codes, _ = self.rnn(
-            z.unsqueeze(1).expand(-1, self.bars, -1).contiguous(), _initial_state(self.init, z, self.cell)
+        codes, _ = recurrent(
+            self.rnn, z.unsqueeze(1).expand(-1, self.bars, -1).contiguous(), _initial_state(self.init, z, self.cell)
         )
         return codes
+
+
+def recurrent(rnn: nn.RNNBase, inputs: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+    """``rnn(inputs, state)``; in float32 under bfloat16 autocast on a CPU without bfloat16 kernels, where oneDNN
+    refuses the LSTM ("could not create a primitive descriptor") and a GRU would crawl."""
+    if inputs.device.type == "cpu" and torch.is_autocast_enabled("cpu") and not cpu_has_fast_bfloat16():
+        with torch.autocast("cpu", enabled=False):
+            if state is not None:
+                state = tuple(s.float() for s in state) if isinstance(state, tuple) else state.float()
+            return rnn(inputs.float(), state)
+    return rnn(inputs, state)
 
 
 def _initial_state(init: nn.Linear, code: torch.Tensor, cell: str):
@@ -156,7 +169,7 @@ class RecurrentDecoder(nn.Module):
         inputs = torch.cat(
             [self.embed(previous.reshape(n * s, length)), codes.unsqueeze(1).expand(-1, length, -1)], dim=-1
         )
-        h, _ = self.rnn(inputs, _initial_state(self.init, codes, self.cell))
+        h, _ = recurrent(self.rnn, inputs, _initial_state(self.init, codes, self.cell))
         return full_precision(self.out(h)).reshape(n, s * length, self.n_tokens)
 
     @torch.no_grad()
@@ -172,7 +185,7 @@ class RecurrentDecoder(nn.Module):
             code = codes[:, seg]
             state = _initial_state(self.init, code, self.cell)
             for _ in range(self.segment_steps):
-                h, state = self.rnn(torch.cat([self.embed(previous), code], -1).unsqueeze(1), state)
+                h, state = recurrent(self.rnn, torch.cat([self.embed(previous), code], -1).unsqueeze(1), state)
                 logits = full_precision(self.out(h[:, 0]))
                 if temperature == 0:
                     previous = logits.argmax(-1)
