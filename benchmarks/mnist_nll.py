@@ -61,14 +61,33 @@ MODELS: dict[str, dict] = {
     },
 }
 RESULTS = ROOT / "benchmarks" / "results" / "mnist_nll.json"
-GAPS = """What the curves say about the gaps. The plain VAE and the VampPrior VAE stopped early: their validation
-loss flattened within about 30 epochs and then drifted up while the training loss kept falling, so on the fixed
-binarization they are limited by overfitting, not by time. The published VampPrior figures use gated dense
-layers (GatedDense, 300 units), 40 latent dimensions, a 100-epoch KL warm-up, learning rate 5e-4 and early
-stopping after 50 epochs; vaekit has no gated layers yet and these runs did not search those settings (each
-attempt costs about 40 minutes here). The IWAE run was stopped by its time limit with its validation bound
-still falling at its last epoch: Burda et al. train for 3,280 epochs, which at the 80-90 s per epoch measured
-here (one thread, bf16 autocast, sharing the machine) is about three days."""
+GAPS = """Rows trained before the recipes (the IWAE row) keep their command and date. bf16 autocast is not used for
+the recipes: this machine's CPU has no bfloat16 instructions (AVX512-BF16 or AMX), and a gated HVAE step ran about
+9x slower under it than in float32."""
+
+
+def curve_note(row: dict) -> str:
+    """What a row's learning curve says: where it stopped, whether validation was still improving, the gap."""
+    val = [v for v in row["val_curve"] if v is not None]
+    train = row.get("train_curve") or []
+    best = row["best_epoch"]
+    recent = val[-10:]
+    still = len(recent) == 10 and min(recent) <= min(val[:-10] or recent) and recent[-1] < recent[0]
+    per_epoch = row["train_seconds"] / max(row["epochs_run"], 1)
+    text = (
+        f"{row['label']}: {row['epochs_run']} epochs ({per_epoch:.0f} s each, {row['train_seconds'] / 3600:.1f} h), "
+        f"best validation -ELBO {min(val):.2f} at epoch {best}"
+    )
+    if best <= len(train):
+        text += f" (training -ELBO {train[best - 1]:.2f} there)"
+    if "time limit" in row["stop_reason"]:
+        text += "; stopped by the time budget with validation " + (
+            "still improving over its last 10 epochs" if still else "flat over its last 10 epochs"
+        )
+    else:
+        text += f"; {row['stop_reason']}"
+    gap = row["test_nll"] - row["target"]
+    return text + (f"; test NLL {gap:.2f} nats above the target." if gap > 0 else "; target met.")
 
 
 def _run(cmd: list[str], threads: int | None = None) -> None:
@@ -184,18 +203,23 @@ def write_docs(rows: list[dict]) -> None:
         )
     commands = "\n".join(f"- {r['label']}: `{r['command']}` ({r['machine']}; {r['date']})" for r in rows)
     update_docs(
-        "Binarized MNIST: test log-likelihood (issue 3)",
+        "Binarized MNIST: test log-likelihood (issues 3 and 16)",
         f"""Command: `python benchmarks/mnist_nll.py --model all` (trains, then `vaekit evaluate RUN --k 5000`).
 Fixed binarization of Larochelle & Murray (50,000 train, 10,000 validation for early stopping, 10,000 test).
 NLL is -log p(x) by importance sampling with k = {rows[0]["k"]} draws per test image (± its standard error
-over images); -ELBO = reconstruction + KL. Train time is the sum of epoch times. Machine: {rows[0]["machine"]},
-one thread per run where two runs shared the machine; measured {rows[0]["date"]}.
+over images); -ELBO = reconstruction + KL. Train time is the sum of epoch times (each row at most
+{BUDGET_MINUTES} minutes, over resumed sessions). Machine and date per row below; where two runs shared the
+2-core machine each had one thread, so neither was quiet.
 
 {chr(10).join(lines)}
 
 Exact training commands:
 
 {commands}
+
+What the curves say:
+
+{chr(10).join("- " + curve_note(r) for r in rows if "train_curve" in r)}
 
 {GAPS}
 
