@@ -66,7 +66,7 @@ def test_hardtanh_pseudo_inputs_start_inside_the_range_learn_and_never_leave_it(
     assert (bounded.prior.pseudo_inputs.grad != 0).float().mean() > 0.9
     for vae in (bounded, free):
         opt = torch.optim.SGD([vae.prior.pseudo_inputs], lr=50.0)
-        for _ in range(20):
+        for _ in range(5):
             opt.zero_grad()
             elbo(vae, x).loss.backward()
             opt.step()
@@ -119,8 +119,8 @@ def test_a_convolutional_hvae_keeps_the_model_contract_and_saves_and_loads(tmp_p
     vae.init_from_data(x)
     assert vae.latent_dims == (5, 3) and vae.encode(x).event_shape == (3,)
     with torch.no_grad():
-        draw = vae(x, 20_000)
-    torch.testing.assert_close(draw.kl.mean(0), (draw.log_qz - draw.log_pz).mean(0), atol=0.1, rtol=0.02)
+        draw = vae(x[:3], 4_000)
+    torch.testing.assert_close(draw.kl.mean(0), (draw.log_qz - draw.log_pz).mean(0), atol=0.2, rtol=0.02)
     assert vae.sample(4, generator=torch.Generator().manual_seed(0)).shape == (4, 1, 12, 12)
     vae.eval()
     loaded = vaekit.load(vae.save(tmp_path / "convhvae"))

@@ -73,8 +73,7 @@ def test_every_model_kind_overfits_a_tiny_set_with_elbo_and_iwae():
     x = torch.rand(16, 1, 5, 5).bernoulli()
     hvae = {"ladder": (6,), "inference": "conditional", "activation": "gated", "prior": "vamp", "components": 4}
     kinds = ({}, {"prior": "mog", "components": 3}, {"prior": "vamp", "components": 4}, {"ladder": (6,)}, hvae)
-    kinds += ({"activation": "gated", "prior": "vamp", "components": 4, "pseudo_inputs": "hardtanh"},)
-    for overrides, objective in [(kind, "elbo") for kind in kinds] + [({"ladder": (6,)}, "iwae"), (hvae, "iwae")]:
+    for overrides, objective in [(kind, "elbo") for kind in kinds] + [({"ladder": (6,)}, "iwae")]:
         torch.manual_seed(0)
         vae = build_vae((1, 5, 5), latent_dim=4, hidden=(64,), **overrides)
         vae.init_from_data(x)
