@@ -36,9 +36,13 @@ def linear_model():
     return linear_model_data()
 
 
+# under pytest-xdist each worker process gets one torch thread (two workers share the two cores)
+TEST_THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+
+
 @pytest.fixture(autouse=True)
 def _small_threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(TEST_THREADS)
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -55,6 +55,17 @@ def test_the_tuner_keeps_the_faster_count_and_retries_when_the_machine_gets_busy
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.parametrize("caller", [1, 2])
+def test_the_first_trial_runs_every_candidate_whatever_count_the_caller_had(caller):
+    """The tuner once believed the process already ran on its largest candidate: a caller on one thread then
+    had its 'two-thread' trial run on one (found when the test suite ran in one-thread workers)."""
+    torch.set_num_threads(caller)
+    work = FakeWork({2: 1.0, 1: 1.8})
+    with ThreadTuner(2, trial_steps=2, interval=1000.0, clock=work.clock) as tuner:
+        assert work.run(tuner, 6) == [2, 2, 1, 1, 2, 2]
+    assert torch.get_num_threads() == caller
+
+
 def test_a_near_tie_goes_to_fewer_threads_and_trials_repeat_after_the_interval():
     work = FakeWork({2: 1.0, 1: 1.03})
     with ThreadTuner(2, trial_steps=2, interval=10.0, clock=work.clock) as tuner:

@@ -65,7 +65,7 @@ class ThreadTuner:
             patience,
             tie,
         )
-        self.threads = self.max_threads
+        self.threads = torch.get_num_threads()  # what runs now (the first trial sets each candidate)
         self.trials = 0  # trials completed
         self._queue: list[int] = []  # candidates still to time in the running trial
         self._times: dict[int, list[float]] = {}
