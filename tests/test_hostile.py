@@ -185,14 +185,32 @@ def test_ctrl_c_inside_any_command_exits_130_with_one_line(monkeypatch, tmp_path
         assert one_error(capsys.readouterr().err).startswith("error: interrupted")
 
 
-def test_an_interrupt_between_files_of_a_checkpoint_waits_for_the_last_one(tmp_path):
+@pytest.fixture
+def sigint_handler():
+    """Set SIGINT's handler for a test (a test runner's worker process may ignore SIGINT) and restore it."""
+    before = signal.getsignal(signal.SIGINT)
+    yield lambda handler: signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGINT, before)
+
+
+def test_an_interrupt_between_files_of_a_checkpoint_waits_for_the_last_one(sigint_handler):
     from vaekit.utils import interrupts_deferred
 
+    sigint_handler(signal.default_int_handler)  # Python's own: Ctrl-C raises KeyboardInterrupt
     written = []
     with pytest.raises(KeyboardInterrupt), interrupts_deferred():
         os.kill(os.getpid(), signal.SIGINT)
         written.append("after the signal")
     assert written == ["after the signal"]
+
+
+def test_a_process_that_ignores_interrupts_still_ignores_them_after_a_deferred_block(sigint_handler):
+    from vaekit.utils import interrupts_deferred
+
+    sigint_handler(signal.SIG_IGN)  # e.g. started in the background by a shell, or a pytest-xdist worker
+    with interrupts_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 
 
 # 2. dead-end run folders -------------------------------------------------------------------------------------
