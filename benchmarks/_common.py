@@ -79,3 +79,45 @@ def matmul_peak(seconds: float = 3.0) -> float:
         a @ b
         best = max(best, 2 * 2048**3 / (time.perf_counter() - t0) / 1e9)
     return best
+
+
+def learning_curves(run: Path) -> tuple[list[float | None], list[float | None]]:
+    """(training, validation) -ELBO per epoch of a run folder, in nats per example: reconstruction + KL, i.e. at
+    beta = 1 without free bits (the objective's ``loss`` is weighed by the warm-up's beta, or by a chosen one);
+    training as the mean over the epoch's batches. Where a run logged no KL (IWAE), its loss."""
+    import json
+
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+
+    def elbo(m: dict, split: str) -> float | None:
+        kl = m.get(f"{split}/kl")
+        return m[f"{split}/recon"] + kl if kl is not None and f"{split}/recon" in m else m.get(f"{split}/loss")
+
+    return [elbo(m, "train") for m in metrics], [elbo(m, "val") for m in metrics]
+
+
+def plot_curves(series: list[tuple[str, list, list]], path: Path, *, ylabel: str, top: float | None = None) -> None:
+    """Learning curves: for each ``(label, training, validation)`` the validation loss per epoch (solid) and the
+    training loss (dashed, same colour), saved to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, train, val in series:
+        (line,) = ax.plot(range(1, len(val) + 1), val, marker="." if len(val) < 20 else None, label=label)
+        if train:
+            ax.plot(range(1, len(train) + 1), train, color=line.get_color(), linestyle="--", linewidth=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title("-ELBO at beta = 1: validation (solid), training as the mean over each epoch (dashed)", fontsize=9)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if top is not None:
+        ax.set_ylim(top=top)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import ROOT, machine, today, update_docs  # noqa: E402
+from _common import ROOT, learning_curves, machine, plot_curves, today, update_docs  # noqa: E402
 
 import vaekit  # noqa: E402
 from vaekit.evaluate import paired_bootstrap  # noqa: E402
@@ -138,6 +138,7 @@ def run_one(bars: int, kind: str, args: argparse.Namespace) -> dict:
         "best_epoch": result.summary["best_epoch"],
         "stop": result.summary["stop_reason"],
         "train_minutes": train_seconds / 60,  # the sum of epoch times, over all sessions of a resumed run
+        "curves": curves_per_step(out, steps),
         "n_test": ev.n_examples,
         "k": ev.k,
         "run": str(out.relative_to(ROOT)),
@@ -149,6 +150,27 @@ def run_one(bars: int, kind: str, args: argparse.Namespace) -> dict:
         "machine": machine(),
         "date": today(),
     }
+
+
+def curves_per_step(run: Path, steps: int) -> dict:
+    """The run's training and validation -ELBO per epoch, in nats per step."""
+    train, val = learning_curves(run)
+    return {name: [None if v is None else v / steps for v in curve] for name, curve in (("train", train), ("val", val))}
+
+
+def curves_figure(rows: list[dict], path: Path) -> bool:
+    """Learning curves of the rows (stored with the row, or read from its run folder when it is still there) to
+    ``path``; False when no row has any."""
+    series = []
+    for r in rows:
+        curves = r.get("curves")
+        if curves is None and (ROOT / r["run"] / "metrics.jsonl").is_file():
+            curves = curves_per_step(ROOT / r["run"], r["bars"] * 16)
+        if curves:
+            series.append((f"{r['decoder']}, {r['bars']} bars, {r['data']}", curves["train"], curves["val"]))
+    if series:
+        plot_curves(series, path, ylabel="-ELBO (nats per step)")
+    return bool(series)
 
 
 def melody_figures(vae, test: torch.Tensor, index: torch.Tensor, *, n_samples: int, pairs: int, seed: int) -> dict:
@@ -354,7 +376,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def report(rows: list[dict]) -> str:
+def report(rows: list[dict], curves: str | None = None) -> str:
     """The docs section: how the rows were made, the targets of issue 17 (16 bars), the long table."""
     # in the order they were run: fresh runs before the --resume invocations that continued them
     commands = "; then ".join(
@@ -373,7 +395,7 @@ bar, split 80/10/10 by tune); melody VAE with a bidirectional {st.get("hidden", 
 latent as in the table, a {st.get("hidden", ["?", "?"])[1]}-unit LSTM decoder (flat, or a conductor and one
 decoder per bar), β, free bits (nats per latent dimension) and word dropout as in the table, KL warm-up
 {st.get("kl_warmup")} epochs, batch {st.get("batch_size")}, Adam {st.get("lr")} with a {st.get("lr_schedule")}
-schedule over the planned epochs, {st.get("precision")} autocast in training, early stopping after
+schedule over the planned epochs, {st.get("precision")} arithmetic in training, early stopping after
 {st.get("patience")} epochs without a better validation loss, at most {st.get("time_limit")} minutes a run
 (checked after each epoch). The language model is the flat decoder with no latent, trained by the same trainer.
 NLL: importance-sampled, k = {first["k"]}, on {first["n_test"]} test windows ({chosen}); KL in nats per window;
@@ -394,6 +416,11 @@ Hierarchical − flat: the difference of the pooled accuracies on note events, w
 2,000 paired bootstrap resamples of the test windows, and of the tunes they come from (overlapping windows of
 one tune are not independent; `vaekit.evaluate.paired_bootstrap`)."""
     section += f" Targets: {targets}. Machine: {machines}."
+    if curves:
+        section += f"\n\nLearning curves (`docs/images/{curves}`):\n\n![learning curves](images/{curves})"
+    remarks = {f"{r['decoder']}, {r['bars']} bars, {identity(r)[1]}": r["remark"] for r in rows if r.get("remark")}
+    if remarks:
+        section += "\n\nRemarks: " + " ".join(f"{name}: {text}" for name, text in remarks.items())
     tables = targets_table(rows)
     return section + ("\n\n" + tables if tables else "") + "\n\n" + table(rows) + "\n"
 
@@ -431,24 +458,37 @@ def main() -> int:
     p.add_argument("--resume", action="store_true", help="continue runs that have a checkpoint up to --epochs")
     p.add_argument("--report-only", action="store_true", help="train nothing: rewrite the docs section from results")
     p.add_argument("--include", nargs="*", default=[], help="also show the rows of these results names in the table")
+    p.add_argument(
+        "--remark",
+        help="a sentence kept with the rows this invocation writes (with --report-only: with the rows of --data, "
+        "--bars, --decoders and --variant), shown under the table, e.g. how a run was cut short",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     results = ROOT / "benchmarks" / "results" / f"{args.name}.json"
     # rows of earlier invocations with the same --name stay (a long benchmark is run in parts); new rows replace
-    rows = json.loads(results.read_text()) if results.is_file() else []
     command = shlex.join(["python", "benchmarks/melody.py", *sys.argv[1:]])
     for bars in [] if args.report_only else args.bars:
         for kind in args.decoders:
-            row = {**run_one(bars, kind, args), "command": command}
+            row = {**run_one(bars, kind, args), "command": command} | ({"remark": args.remark} if args.remark else {})
+            # read again: another invocation with the same --name may have written rows while this one trained
+            rows = json.loads(results.read_text()) if results.is_file() else []
             rows = [r for r in rows if r["run"] != row["run"]] + [row]
             print(json.dumps({k: v for k, v in row.items() if k != "windows"}), flush=True)
             rows.sort(key=lambda r: (r["bars"], r["run"]))
             results.parent.mkdir(exist_ok=True)
             results.write_text(json.dumps(rows, indent=2) + "\n")  # after each run, so a later failure keeps it
+    rows = json.loads(results.read_text()) if results.is_file() else []
+    if args.report_only and args.remark:
+        for r in rows:
+            if identity(r) in {(b, args.data, k, args.variant) for b in args.bars for k in args.decoders}:
+                r["remark"] = args.remark
+        results.write_text(json.dumps(rows, indent=2) + "\n")
     for name in args.include:
         rows += json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
     if rows:
-        body = report(rows)
+        figure = f"{args.name}_curves.png"
+        body = report(rows, figure if curves_figure(rows, ROOT / "docs" / "images" / figure) else None)
         update_docs(args.section, body)
         if not args.report_only:
             print(targets_table(rows), flush=True)

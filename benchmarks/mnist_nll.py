@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, default_data_dir, machine, today, update_docs  # noqa: E402
+from _common import ROOT, default_data_dir, learning_curves, machine, plot_curves, today, update_docs  # noqa: E402
 
 COMMON = ["--data", "binarized-mnist", "--model", "mlp", "--quiet"]
 BUDGET_MINUTES = 120  # training time per row, summed over resumed sessions
@@ -135,6 +135,7 @@ def bench(name: str, k: int, data_dir: str | None, retrain: bool, threads: int |
     ev = json.loads(evaluation.read_text())
     summary = json.loads((run / "summary.json").read_text())
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train_curve, val_curve = learning_curves(run)
     return {
         "model": name,
         "label": spec["label"],
@@ -151,9 +152,8 @@ def bench(name: str, k: int, data_dir: str | None, retrain: bool, threads: int |
         "best_epoch": summary["best_epoch"],
         "stop_reason": summary["stop_reason"],
         "train_seconds": sum(m["epoch_seconds"] for m in metrics),
-        "val_curve": [m.get("val/loss") for m in metrics],
-        # -ELBO at beta = 1 on the training batches (train/loss is weighed by the warm-up's beta)
-        "train_curve": [m["train/recon"] + m["train/kl"] if "train/kl" in m else m.get("train/loss") for m in metrics],
+        "val_curve": val_curve,
+        "train_curve": train_curve,
         "target": spec["target"],
         "met": ev["nll"] <= spec["target"],
         "reference": spec["reference"],
@@ -162,29 +162,10 @@ def bench(name: str, k: int, data_dir: str | None, retrain: bool, threads: int |
     }
 
 
-def plot_curves(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for row in rows:
-        curve = row["val_curve"]
-        (line,) = ax.plot(range(1, len(curve) + 1), curve, label=row["label"])
-        train = row.get("train_curve")
-        if train:
-            ax.plot(range(1, len(train) + 1), train, color=line.get_color(), linestyle="--", linewidth=0.8)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("-ELBO (nats; -L_k for IWAE)")
-    ax.set_title("validation (solid); training at beta = 1, mean over the epoch's batches (dashed)", fontsize=9)
-    ax.set_ylim(top=min(130, max(max(c for c in r["val_curve"] if c is not None) for r in rows)))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+def plot_rows(rows: list[dict], path: Path) -> None:
+    top = min(130, max(max(c for c in r["val_curve"] if c is not None) for r in rows))
+    series = [(r["label"], r.get("train_curve"), r["val_curve"]) for r in rows]
+    plot_curves(series, path, ylabel="-ELBO (nats; -L_k for IWAE)", top=top)
 
 
 def write_docs(rows: list[dict]) -> None:
@@ -256,7 +237,7 @@ def main() -> int:
         print(json.dumps({k: v for k, v in row.items() if k != "val_curve"}, indent=2))
     rows = [saved[n] for n in MODELS if n in saved]
     RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
-    plot_curves(rows, ROOT / "docs" / "images" / "mnist_nll_curves.png")
+    plot_rows(rows, ROOT / "docs" / "images" / "mnist_nll_curves.png")
     write_docs(rows)
     return 0 if all(r["met"] for r in rows) else 1
 
