@@ -159,13 +159,13 @@ def curves_per_step(run: Path, steps: int) -> dict:
 
 
 def curves_figure(rows: list[dict], path: Path) -> bool:
-    """Learning curves of the rows (stored with the row, or read from its run folder when it is still there) to
-    ``path``; False when no row has any."""
+    """Learning curves of the rows (read from the run folder when it is still there, and then kept with the row;
+    else as kept) to ``path``; False when no row has any."""
     series = []
     for r in rows:
         curves = r.get("curves")
-        if curves is None and (ROOT / r["run"] / "metrics.jsonl").is_file():
-            curves = curves_per_step(ROOT / r["run"], r["bars"] * 16)
+        if (ROOT / r["run"] / "metrics.jsonl").is_file():
+            curves = r["curves"] = curves_per_step(ROOT / r["run"], r["bars"] * 16)
         if curves:
             series.append((f"{r['decoder']}, {r['bars']} bars, {r['data']}", curves["train"], curves["val"]))
     if series:
@@ -418,9 +418,12 @@ one tune are not independent; `vaekit.evaluate.paired_bootstrap`)."""
     section += f" Targets: {targets}. Machine: {machines}."
     if curves:
         section += f"\n\nLearning curves (`docs/images/{curves}`):\n\n![learning curves](images/{curves})"
-    remarks = {f"{r['decoder']}, {r['bars']} bars, {identity(r)[1]}": r["remark"] for r in rows if r.get("remark")}
+    remarks: dict[str, list[str]] = {}  # a remark, once, with the rows it is about
+    for r in rows:
+        if r.get("remark"):
+            remarks.setdefault(r["remark"], []).append(f"{r['decoder']} ({r['bars']} bars, {identity(r)[1]})")
     if remarks:
-        section += "\n\nRemarks: " + " ".join(f"{name}: {text}" for name, text in remarks.items())
+        section += "\n\nRemarks: " + " ".join(f"{', '.join(names)}: {text}" for text, names in remarks.items())
     tables = targets_table(rows)
     return section + ("\n\n" + tables if tables else "") + "\n\n" + table(rows) + "\n"
 
@@ -484,11 +487,14 @@ def main() -> int:
             if identity(r) in {(b, args.data, k, args.variant) for b in args.bars for k in args.decoders}:
                 r["remark"] = args.remark
         results.write_text(json.dumps(rows, indent=2) + "\n")
+    own = len(rows)
     for name in args.include:
         rows += json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
     if rows:
         figure = f"{args.name}_curves.png"
         body = report(rows, figure if curves_figure(rows, ROOT / "docs" / "images" / figure) else None)
+        if own:  # the curves as read from the run folders
+            results.write_text(json.dumps(rows[:own], indent=2) + "\n")
         update_docs(args.section, body)
         if not args.report_only:
             print(targets_table(rows), flush=True)
