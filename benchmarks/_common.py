@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -85,8 +86,6 @@ def learning_curves(run: Path) -> tuple[list[float | None], list[float | None]]:
     """(training, validation) -ELBO per epoch of a run folder, in nats per example: reconstruction + KL, i.e. at
     beta = 1 without free bits (the objective's ``loss`` is weighed by the warm-up's beta, or by a chosen one);
     training as the mean over the epoch's batches. Where a run logged no KL (IWAE), its loss."""
-    import json
-
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
 
     def elbo(m: dict, split: str) -> float | None:

@@ -138,7 +138,6 @@ def run_one(bars: int, kind: str, args: argparse.Namespace) -> dict:
         "best_epoch": result.summary["best_epoch"],
         "stop": result.summary["stop_reason"],
         "train_minutes": train_seconds / 60,  # the sum of epoch times, over all sessions of a resumed run
-        "curves": curves_per_step(out, steps),
         "n_test": ev.n_examples,
         "k": ev.k,
         "run": str(out.relative_to(ROOT)),
@@ -485,15 +484,14 @@ def main() -> int:
     if args.report_only and args.remark:
         for r in rows:
             if identity(r) in {(b, args.data, k, args.variant) for b in args.bars for k in args.decoders}:
-                r["remark"] = args.remark
-        results.write_text(json.dumps(rows, indent=2) + "\n")
+                r["remark"] = args.remark  # saved below
     own = len(rows)
     for name in args.include:
         rows += json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
     if rows:
         figure = f"{args.name}_curves.png"
         body = report(rows, figure if curves_figure(rows, ROOT / "docs" / "images" / figure) else None)
-        if own:  # the curves as read from the run folders
+        if own:  # with the curves as read from the run folders (and any --remark)
             results.write_text(json.dumps(rows[:own], indent=2) + "\n")
         update_docs(args.section, body)
         if not args.report_only:
