@@ -86,6 +86,7 @@ def run_one(bars: int, kind: str, args: argparse.Namespace) -> dict:
             "latent_dim": args.latent_dim,
             "hidden": args.hidden,
             "word_dropout": args.word_dropout if vae_run else 0.0,
+            "decoder_layers": args.decoder_layers,
         },
         "objective": {
             "beta": args.beta if vae_run else 1.0,
@@ -127,6 +128,7 @@ def run_one(bars: int, kind: str, args: argparse.Namespace) -> dict:
         "beta": stored.objective.beta,
         "free_bits": stored.objective.free_bits,
         "word_dropout": stored.model.word_dropout,
+        "decoder_layers": stored.model.decoder_layers,
         "nll_per_step": ev.nll / steps,
         "nll_sem_per_step": ev.nll_sem / steps,
         "neg_elbo_per_step": ev.neg_elbo / steps,
@@ -392,11 +394,12 @@ def report(rows: list[dict], curves: str | None = None) -> str:
     section = f"""Commands: {commands}. Data: {data} (windows of 16 sixteenths per bar at every
 bar, split 80/10/10 by tune); melody VAE with a bidirectional {st.get("hidden", ["?"])[0]}-unit LSTM encoder,
 latent as in the table, a {st.get("hidden", ["?", "?"])[1]}-unit LSTM decoder (flat, or a conductor and one
-decoder per bar), β, free bits (nats per latent dimension) and word dropout as in the table, KL warm-up
-{st.get("kl_warmup")} epochs, batch {st.get("batch_size")}, Adam {st.get("lr")} with a {st.get("lr_schedule")}
-schedule over the planned epochs, {st.get("precision")} arithmetic in training, early stopping after
-{st.get("patience")} epochs without a better validation loss, at most {st.get("time_limit")} minutes a run
-(checked after each epoch). The language model is the flat decoder with no latent, trained by the same trainer.
+decoder per bar; one layer unless the row's name ends in -2layer: two), β, free bits (nats per latent
+dimension) and word dropout as in the table, KL warm-up {st.get("kl_warmup")} epochs, batch
+{st.get("batch_size")}, Adam {st.get("lr")} with a {st.get("lr_schedule")} schedule over the planned epochs,
+{st.get("precision")} arithmetic in training, early stopping after {st.get("patience")} epochs without a
+better validation loss, at most {st.get("time_limit")} minutes a run (checked after each epoch). The language
+model is the flat decoder with no latent, trained by the same trainer.
 NLL: importance-sampled, k = {first["k"]}, on {first["n_test"]} test windows ({chosen}); KL in nats per window;
 accuracy on the same windows: share of steps whose argmax token is right with z = E[z|x], teacher-forced (TF)
 and free-running (greedy), over all steps and over note events only (steps that are not HOLD); onset F1: notes
@@ -448,6 +451,7 @@ def main() -> int:
     p.add_argument("--free-bits", type=float, default=0.5, help="nats per latent dimension (VAE runs)")
     p.add_argument("--kl-warmup", type=float, default=1.0, help="epochs (VAE runs)")
     p.add_argument("--word-dropout", type=float, default=0.0, help="share of decoder inputs hidden (VAE runs)")
+    p.add_argument("--decoder-layers", type=int, default=1, help="stacked LSTM layers of the decoder (and conductor)")
     p.add_argument("--k", type=int, default=1000, help="importance samples per test window")
     p.add_argument("--test-limit", type=int, default=None, help="N random test windows (seed 0) only")
     p.add_argument("--samples", type=int, default=512, help="prior samples at each temperature")

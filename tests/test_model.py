@@ -69,3 +69,19 @@ def test_output_bias_starts_at_the_data_mean(arch, likelihood):
     target = torch.logit(x_mean) if likelihood == "bernoulli" else x_mean
     expected = target.flatten() if arch == "mlp" else target.flatten(1).mean(1)
     torch.testing.assert_close(last.bias.detach(), expected)
+
+
+def test_conv_trunks_give_the_same_numbers_in_either_memory_layout(monkeypatch):
+    """Channels-last activations on a CPU change the memory order only: same outputs, contiguous images out."""
+    import vaekit.nn
+
+    torch.manual_seed(0)
+    vae = build_vae((1, 28, 28), arch="conv", likelihood="bernoulli", latent_dim=8)
+    x = (torch.rand(5, 1, 28, 28) < 0.2).float()
+    with torch.no_grad():
+        fast = vae.encode(x).mean, vae.decoder.trunk(torch.ones(5, 8))
+        monkeypatch.setattr(vaekit.nn, "cpu_conv_layout", lambda t: t)
+        plain = vae.encode(x).mean, vae.decoder.trunk(torch.ones(5, 8))
+    for a, b in zip(fast, plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert fast[1].is_contiguous() and fast[1].shape == (5, 1, 28, 28)

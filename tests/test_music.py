@@ -52,7 +52,7 @@ from vaekit.music.evaluate import (  # noqa: E402
     token_distance,
 )
 from vaekit.music.midi import midi_bytes, read_melody_notes, read_melody_tokens  # noqa: E402
-from vaekit.music.model import Conductor, RecurrentDecoder  # noqa: E402
+from vaekit.music.model import Conductor, RecurrentDecoder, _initial_state  # noqa: E402
 from vaekit.utils import latent_path  # noqa: E402
 
 # "Alle meine Entchen"-like: steps of a sixteenth; a rest, notes that touch, a note that ends the tune
@@ -213,12 +213,15 @@ def test_essen_is_parsed_once_cached_and_split_by_tune(tmp_path, monkeypatch):
 
 
 # models -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("kind", ["flat", "hierarchical", "unconditional"])
-def test_decoder_is_a_normalised_distribution_over_sequences(kind):
+def test_decoder_is_a_normalised_distribution_over_sequences(kind, layers):
     """sum over every sequence of p(x|z) is 1, and teacher forcing agrees with step-by-step decoding."""
     torch.manual_seed(0)
-    conductor = Conductor(3, 8, bars=2) if kind == "hierarchical" else None
-    dec = RecurrentDecoder(3, 2, 3, 8, embed_dim=4, conductor=conductor, condition=kind != "unconditional")
+    conductor = Conductor(3, 8, bars=2, layers=layers) if kind == "hierarchical" else None
+    dec = RecurrentDecoder(
+        3, 2, 3, 8, embed_dim=4, conductor=conductor, condition=kind != "unconditional", layers=layers
+    )
     z = torch.randn(2, 3)
     seqs = torch.tensor(list(itertools.product(range(3), repeat=2)))  # all 9 sequences of 2 tokens
     px = dec(z[:, None].expand(2, 9, 3))
@@ -229,6 +232,28 @@ def test_decoder_is_a_normalised_distribution_over_sequences(kind):
     assert torch.equal(dec(z).logits(greedy).argmax(-1), greedy)
     if kind == "unconditional":
         torch.testing.assert_close(dec(z).log_prob(seqs[:2]), dec(-z).log_prob(seqs[:2]))
+
+
+def test_decoder_layers_start_each_layer_from_the_code_and_one_layer_keeps_old_shapes():
+    """Every stacked layer gets its own slice of tanh(W code + b); one layer is the model saved before layers."""
+    torch.manual_seed(0)
+    one = vaekit.build_vae((32,), arch="melody", decoder="hierarchical", latent_dim=4, hidden=(16, 16))
+    assert one.decoder.rnn.num_layers == 1 and one.decoder.init.out_features == 2 * 16
+    assert one.decoder.conductor.init.out_features == 2 * 16
+    two = vaekit.build_vae(
+        (32,), arch="melody", decoder="hierarchical", latent_dim=4, hidden=(16, 16), decoder_layers=2
+    )
+    assert two.decoder.rnn.num_layers == 2 and two.decoder.conductor.rnn.num_layers == 2
+    code = torch.randn(3, 16)
+    h, c = _initial_state(two.decoder.init, code, "lstm", 2)
+    flat = torch.tanh(two.decoder.init(code)).reshape(3, 2, 2, 16)  # (N, layer, h or c, width)
+    assert h.shape == c.shape == (2, 3, 16)
+    torch.testing.assert_close(h[1], flat[:, 1, 0])
+    torch.testing.assert_close(c[0], flat[:, 0, 1])
+    x = torch.from_numpy(np.stack([notes_to_tokens(TUNE[:6], 32)] * 2).astype(np.float32))
+    assert two.decode(torch.randn(2, 4)).log_prob(x).shape == (2,)
+    with pytest.raises(ValueError, match="decoder_layers: applies to the melody model"):
+        vaekit.ModelConfig(decoder_layers=2)
 
 
 def test_word_dropout_hides_inputs_only_while_training_and_keeps_old_shapes():

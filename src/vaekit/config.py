@@ -82,6 +82,9 @@ class ModelConfig(_Strict):
         lt=1.0,
         description="melody: share of the decoder's previous-token inputs hidden while training, so it leans on z",
     )
+    decoder_layers: int = Field(
+        1, ge=1, le=4, description="melody: stacked layers of the decoder's RNNs (the conductor's and each bar's)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -142,6 +145,8 @@ class ModelConfig(_Strict):
             raise ValueError("likelihood: the melody model and the categorical likelihood go together")
         if self.word_dropout and self.arch != "melody":
             raise ValueError("word_dropout: applies to the melody model's autoregressive decoder")
+        if self.decoder_layers != 1 and self.arch != "melody":
+            raise ValueError("decoder_layers: applies to the melody model's recurrent decoder")
         if self.arch == "melody" and (self.ladder or self.prior == "vamp" or len(self.hidden) > 2):
             raise ValueError("arch: the melody model takes hidden as ENCODER,DECODER widths, no ladder or vamp prior")
         return self

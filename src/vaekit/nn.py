@@ -65,6 +65,16 @@ def halved_sizes(size: int, n_layers: int) -> list[int]:
     return sizes
 
 
+def cpu_conv_layout(x: torch.Tensor) -> torch.Tensor:
+    """``x (N, C, H, W)`` in channels-last memory on a CPU (the same values, another memory order).
+
+    oneDNN runs this model's convolutions on channels-last activations without reordering them each call; on
+    one CPU thread a stride-2 transposed convolution ran 2-3x faster and the decoder's last convolution about 3x
+    (``benchmarks/conv_layout.py``). GPUs keep the default layout.
+    """
+    return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x
+
+
 class ConvEncoderTrunk(nn.Module):
     """Stride-2 convolutions then a linear layer: ``(N, C, H, W) -> (N, out_features)``."""
 
@@ -79,7 +89,7 @@ class ConvEncoderTrunk(nn.Module):
         self.head = nn.Linear(channels[-1] * h_out * w_out, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.convs(x).flatten(1))
+        return self.head(self.convs(cpu_conv_layout(x)).flatten(1))
 
 
 class ConvDecoderTrunk(nn.Module):
@@ -111,7 +121,7 @@ class ConvDecoderTrunk(nn.Module):
         self.deconvs = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.deconvs(self.fc(z).view(-1, *self.start_shape))
+        return self.deconvs(cpu_conv_layout(self.fc(z).view(-1, *self.start_shape))).contiguous()
 
 
 class TableInput(nn.Module):

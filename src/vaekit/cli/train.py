@@ -43,6 +43,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "--decoder": ("model", "decoder"),
     "--cell": ("model", "cell"),
     "--word-dropout": ("model", "word_dropout"),
+    "--decoder-layers": ("model", "decoder_layers"),
     "--objective": ("objective", "name"),
     "--k": ("objective", "k"),
     "--beta": ("objective", "beta"),

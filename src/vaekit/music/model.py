@@ -53,19 +53,18 @@ class TokenSequenceTrunk(nn.Module):
 
 
 class Conductor(nn.Module):
-    """z -> one code per bar, ``(N, bars, width)``: an RNN run for ``bars`` steps with z as its input and its
-    initial state ``tanh(W z + b)``."""
+    """z -> one code per bar, ``(N, bars, width)``: an RNN of ``layers`` stacked layers run for ``bars`` steps
+    with z as its input and the initial state of every layer from ``tanh(W z + b)``."""
 
-    def __init__(self, latent_dim: int, width: int, bars: int, cell: str = "lstm"):
+    def __init__(self, latent_dim: int, width: int, bars: int, cell: str = "lstm", layers: int = 1):
         super().__init__()
-        self.bars, self.cell = bars, cell
-        self.init = nn.Linear(latent_dim, (2 if cell == "lstm" else 1) * width)
-        self.rnn = CELLS[cell](latent_dim, width, batch_first=True)
+        self.bars, self.cell, self.layers = bars, cell, layers
+        self.init = nn.Linear(latent_dim, layers * (2 if cell == "lstm" else 1) * width)
+        self.rnn = CELLS[cell](latent_dim, width, num_layers=layers, batch_first=True)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        codes, _ = recurrent(
-            self.rnn, z.unsqueeze(1).expand(-1, self.bars, -1).contiguous(), _initial_state(self.init, z, self.cell)
-        )
+        inputs = z.unsqueeze(1).expand(-1, self.bars, -1).contiguous()
+        codes, _ = recurrent(self.rnn, inputs, _initial_state(self.init, z, self.cell, self.layers))
         return codes
 
 
@@ -80,13 +79,14 @@ def recurrent(rnn: nn.RNNBase, inputs: torch.Tensor, state: Any = None) -> tuple
     return rnn(inputs, state)
 
 
-def _initial_state(init: nn.Linear, code: torch.Tensor, cell: str):
-    """``tanh(W code + b)`` split into an LSTM's ``(h, c)`` or a GRU's ``h``, each ``(1, N, width)``."""
-    state = torch.tanh(init(code)).unsqueeze(0)
+def _initial_state(init: nn.Linear, code: torch.Tensor, cell: str, layers: int = 1):
+    """``tanh(W code + b)`` for ``code (N, code_dim)`` split into an LSTM's ``(h, c)`` or a GRU's ``h``, each
+    ``(layers, N, width)`` (per layer: h, then c)."""
+    parts = 2 if cell == "lstm" else 1
+    state = torch.tanh(init(code)).reshape(len(code), layers, parts, -1).permute(2, 1, 0, 3)
     if cell == "lstm":
-        h, c = state.chunk(2, dim=-1)
-        return h.contiguous(), c.contiguous()
-    return state
+        return state[0].contiguous(), state[1].contiguous()
+    return state[0].contiguous()
 
 
 class RecurrentDecoder(nn.Module):
@@ -96,7 +96,8 @@ class RecurrentDecoder(nn.Module):
     - hierarchical (a :class:`Conductor`): ``bars`` segments of ``n_steps / bars``, codes from the conductor;
     - unconditional (``condition=False``): flat with a constant code, so x does not depend on z.
 
-    In each segment the state starts at ``tanh(W code + b)`` and the input at step t is
+    In each segment the state (of each of ``layers`` stacked layers) starts at ``tanh(W code + b)`` and the input
+    at step t is
     ``[embed(x_{t-1}), code]`` (x_{-1} is a start token; across a bar line the previous bar's last token).
     With ``word_dropout = p`` training replaces each previous token by a blank token with probability p, so the
     decoder must take from the code what it cannot see (Bowman et al. 2016, arXiv:1511.06349); evaluation and
@@ -116,9 +117,10 @@ class RecurrentDecoder(nn.Module):
         conductor: Conductor | None = None,
         condition: bool = True,
         word_dropout: float = 0.0,
+        layers: int = 1,
     ):
         super().__init__()
-        self.word_dropout = word_dropout
+        self.word_dropout, self.layers = word_dropout, layers
         self.n_tokens, self.latent_dim, self.x_shape = n_tokens, latent_dim, (n_steps,)
         self.conductor, self.condition, self.cell = conductor, condition, cell
         self.segments = conductor.bars if conductor is not None else 1
@@ -131,8 +133,8 @@ class RecurrentDecoder(nn.Module):
         # id n_tokens is the start token; n_tokens + 1 the blank of word dropout (only where it is used, so runs
         # saved without it keep their shapes)
         self.embed = nn.Embedding(n_tokens + (2 if word_dropout else 1), embed_dim)
-        self.init = nn.Linear(code_dim, (2 if cell == "lstm" else 1) * width)
-        self.rnn = CELLS[cell](embed_dim + code_dim, width, batch_first=True)
+        self.init = nn.Linear(code_dim, layers * (2 if cell == "lstm" else 1) * width)
+        self.rnn = CELLS[cell](embed_dim + code_dim, width, num_layers=layers, batch_first=True)
         self.out = nn.Linear(width, n_tokens)
 
     @property
@@ -169,7 +171,7 @@ class RecurrentDecoder(nn.Module):
         inputs = torch.cat(
             [self.embed(previous.reshape(n * s, length)), codes.unsqueeze(1).expand(-1, length, -1)], dim=-1
         )
-        h, _ = recurrent(self.rnn, inputs, _initial_state(self.init, codes, self.cell))
+        h, _ = recurrent(self.rnn, inputs, _initial_state(self.init, codes, self.cell, self.layers))
         return full_precision(self.out(h)).reshape(n, s * length, self.n_tokens)
 
     @torch.no_grad()
@@ -183,7 +185,7 @@ class RecurrentDecoder(nn.Module):
         out = []
         for seg in range(self.segments):
             code = codes[:, seg]
-            state = _initial_state(self.init, code, self.cell)
+            state = _initial_state(self.init, code, self.cell, self.layers)
             for _ in range(self.segment_steps):
                 h, state = recurrent(self.rnn, torch.cat([self.embed(previous), code], -1).unsqueeze(1), state)
                 logits = full_precision(self.out(h[:, 0]))
