@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from vaekit.model.prior import held_prior
 from vaekit.model.protocol import LatentModel
 from vaekit.utils import eval_mode
 
@@ -99,7 +100,11 @@ def importance_sample(
     out: dict[str, torch.Tensor] = {}
     out_means: list[torch.Tensor] = []
     t0, next_report = time.perf_counter(), len(x) / 10
-    with eval_mode(vae), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with (
+        eval_mode(vae),
+        held_prior(vae.prior),
+        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+    ):
         if seed is not None:
             torch.manual_seed(seed)
         for rows in chunks(len(x), per_batch):
