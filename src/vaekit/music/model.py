@@ -97,8 +97,8 @@ class RecurrentDecoder(nn.Module):
     - unconditional (``condition=False``): flat with a constant code, so x does not depend on z.
 
     In each segment the state (of each of ``layers`` stacked layers) starts at ``tanh(W code + b)`` and the input
-    at step t is
-    ``[embed(x_{t-1}), code]`` (x_{-1} is a start token; across a bar line the previous bar's last token).
+    at step t is ``[embed(x_{t-1}), code]`` (x_{-1} is a start token; across a bar line the previous bar's last
+    token).
     With ``word_dropout = p`` training replaces each previous token by a blank token with probability p, so the
     decoder must take from the code what it cannot see (Bowman et al. 2016, arXiv:1511.06349); evaluation and
     generation see every token.
