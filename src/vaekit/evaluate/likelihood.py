@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import torch
 
-from vaekit.model.prior import held_prior
 from vaekit.model.protocol import LatentModel
 from vaekit.utils import eval_mode
 
@@ -100,13 +99,11 @@ def importance_sample(
     out: dict[str, torch.Tensor] = {}
     out_means: list[torch.Tensor] = []
     t0, next_report = time.perf_counter(), len(x) / 10
-    with (
-        eval_mode(vae),
-        held_prior(vae.prior),
-        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
-    ):
+    with eval_mode(vae), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         if seed is not None:
             torch.manual_seed(seed)
+        # p(z) once, not once per pass: a VampPrior encodes its K pseudo-inputs to build it
+        pz = vae.prior()
         for rows in chunks(len(x), per_batch):
             xb, yb = x[rows], None if y is None else y[rows]
             lse = recon = kl = torch.zeros((), dtype=x.dtype, device=device)
@@ -114,7 +111,7 @@ def importance_sample(
             kl_dims: torch.Tensor | None = None
             mean_sums: list[torch.Tensor] | None = None
             for draws in chunks(k, per_pass):
-                draw = vae(xb, draws.stop - draws.start, y=yb)
+                draw = vae(xb, draws.stop - draws.start, y=yb, pz=pz)
                 log_px_z = draw.px.log_prob(xb)  # (s, B)
                 log_w = log_px_z + draw.log_pz - draw.log_qz
                 lse = torch.logaddexp(lse, torch.logsumexp(log_w, 0))

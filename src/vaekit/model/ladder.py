@@ -165,12 +165,14 @@ class LadderVAE(nn.Module):
         y: torch.Tensor | None = None,
         *,
         eps: torch.Tensor | None = None,
+        pz: Distribution | None = None,
     ) -> Draw:
         """One reparameterised top-down pass (``n_samples`` draws per example, leading); see :class:`Draw`.
 
         With ``eps`` (standard-normal noise broadcasting to ``(*sample, *lead, sum(latent_dims))``, layers bottom
         first as in ``latent_dims``) every layer is drawn z_l = mu_l + sigma_l * eps_l instead of fresh noise;
-        give ``n_samples`` or ``eps``, not both. ``y`` must be ``None``.
+        give ``n_samples`` or ``eps``, not both. ``y`` must be ``None``. ``pz``: p(z_L) already computed by
+        ``self.prior()``.
         """
         self._no_labels(y)
         layer_eps = None
@@ -189,7 +191,8 @@ class LadderVAE(nn.Module):
             z_top = q_top.rsample(() if n_samples is None else (n_samples,))
         else:
             z_top = q_top.mean + q_top.stddev * layer_eps[-1]
-        pz = self.prior()
+        if pz is None:
+            pz = self.prior()
         log_qz, log_pz = q_top.log_prob(z_top), pz.log_prob(z_top)
         top_per_dim = kl_per_dim(q_top, pz)
         kl_top = log_qz - log_pz if top_per_dim is None else top_per_dim.expand_as(z_top).sum(-1)

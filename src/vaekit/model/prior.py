@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -100,19 +99,3 @@ class VampPrior(_MixturePrior):
         qu = self.encode(self.inputs)
         base = qu.base_dist
         return DiagonalGaussianMixture(torch.zeros_like(base.loc[:, 0]), base.loc, base.scale)
-
-
-@contextlib.contextmanager
-def held_prior(prior: nn.Module) -> Iterator[Distribution]:
-    """p(z) computed once on entry and returned by every ``prior()`` call inside the block (no gradients).
-
-    For evaluation, where the parameters do not change between batches of draws: a :class:`VampPrior` would
-    otherwise encode its K pseudo-inputs again for every batch. ``prior.forward`` is restored on exit.
-    """
-    with torch.no_grad():
-        pz = prior()
-    prior.forward = lambda: pz  # an instance attribute: nn.Module.__call__ finds it before the class method
-    try:
-        yield pz
-    finally:
-        del prior.forward

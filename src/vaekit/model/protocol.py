@@ -66,6 +66,7 @@ class LatentModel(Protocol):
         y: torch.Tensor | None = None,
         *,
         eps: torch.Tensor | None = None,
+        pz: Distribution | None = None,
     ) -> Draw: ...
 
     def sample(

@@ -75,6 +75,7 @@ class VAE(nn.Module):
         y: torch.Tensor | None = None,
         *,
         eps: torch.Tensor | None = None,
+        pz: Distribution | None = None,
     ) -> Draw:
         """One reparameterised pass: ``z ~ q(z|x)`` (``n_samples`` draws per example, leading), ``p(x|z)``.
 
@@ -82,7 +83,8 @@ class VAE(nn.Module):
         ``(k, 1, latent_dim)`` shared by every example) the draw is z = mu(x) + sigma(x) * eps instead of fresh
         noise (common random numbers); give ``n_samples`` or ``eps``, not both. Everything an objective needs
         comes out of this one call (prior included), so a wrapper such as DistributedDataParallel sees every
-        parameter used. See :class:`~vaekit.model.draw.Draw`.
+        parameter used. ``pz``: p(z) already computed by ``self.prior()`` (evaluation computes it once, not once per
+        batch of draws). See :class:`~vaekit.model.draw.Draw`.
         """
         qz = self.encode(x, y)
         if eps is None:
@@ -93,7 +95,8 @@ class VAE(nn.Module):
             raise ValueError(f"eps has {eps.shape[-1]} columns, the model has {self.latent_dim} latent dimensions")
         else:
             z = qz.mean + qz.stddev * eps
-        pz = self.prior()
+        if pz is None:
+            pz = self.prior()
         per_dim = kl_per_dim(qz, pz)
         if per_dim is None:
             log_qz, log_pz = qz.log_prob(z), pz.log_prob(z)
