@@ -313,6 +313,12 @@ def variant_line(base: dict, row: dict, name: str) -> str:
     return line("what the variant changes (note events, free-running), against no variant", name, measured, None)
 
 
+def decoder_name(r: dict) -> str:
+    """The row's decoder as the table names it, with its LSTM layers where there are more than one."""
+    layers = r.get("decoder_layers", 1)
+    return r["decoder"] + (f" ({layers} layers)" if layers > 1 else "")
+
+
 def interval(diff: dict) -> str:
     """A paired difference of :func:`paired_events` with its intervals over windows and over tunes."""
     w, t = diff["windows"], diff["tunes"]
@@ -377,7 +383,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         objective = " / ".join(fmt(r, k, "g") for k in ("beta", "free_bits", "word_dropout"))
         lines.append(
-            f"| {r['bars']} | {identity(r)[1]} | {r['decoder']} | {objective} | {r['nll_per_step']:.4f} "
+            f"| {r['bars']} | {identity(r)[1]} | {decoder_name(r)} | {objective} | {r['nll_per_step']:.4f} "
             f"| {r['neg_elbo_per_step']:.4f} | {r['kl']:.2f} | {r['active_units']}/{r['latent_dim']} "
             f"| {fmt(r, 'accuracy/teacher_forced')} | {fmt(r, 'accuracy/free_running')} "
             f"| {fmt(r, 'accuracy/teacher_forced_events')} / {fmt(r, 'accuracy/free_running_events')} "
@@ -411,7 +417,7 @@ def report(rows: list[dict], curves: str | None = None) -> str:
     section = f"""Commands: {commands}. Data: {data} (windows of 16 sixteenths per bar at every
 bar, split 80/10/10 by tune); melody VAE with a bidirectional {st.get("hidden", ["?"])[0]}-unit LSTM encoder,
 latent as in the table, a {st.get("hidden", ["?", "?"])[1]}-unit LSTM decoder (flat, or a conductor and one
-decoder per bar; one layer unless the row's name ends in -2layer: two), β, free bits (nats per latent
+decoder per bar; one LSTM layer unless the table names more), β, free bits (nats per latent
 dimension) and word dropout as in the table, KL warm-up {st.get("kl_warmup")} epochs, batch
 {st.get("batch_size")}, Adam {st.get("lr")} with a {st.get("lr_schedule")} schedule over the planned epochs,
 {st.get("precision")} arithmetic in training, early stopping after {st.get("patience")} epochs without a
