@@ -68,8 +68,8 @@ def halved_sizes(size: int, n_layers: int) -> list[int]:
 def cpu_conv_layout(x: torch.Tensor) -> torch.Tensor:
     """``x (N, C, H, W)`` in channels-last memory on a CPU (the same values, another memory order).
 
-    oneDNN runs this model's convolutions on channels-last activations without reordering them each call; on
-    one CPU thread a stride-2 transposed convolution ran 2-3x faster and the decoder's last convolution about 3x
+    oneDNN runs the convolutions on channels-last activations without reordering them at each call:
+    importance sampling of the conv models ran 1.7-1.9x faster on one CPU thread, a training step no slower
     (``benchmarks/conv_layout.py``). GPUs keep the default layout.
     """
     return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x
