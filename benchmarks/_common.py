@@ -120,3 +120,14 @@ def plot_curves(series: list[tuple[str, list, list]], path: Path, *, ylabel: str
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def recipe_model(name: str):
+    """The ``[model]`` table of ``configs/<name>.toml`` as a validated ``vaekit.ModelConfig``."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    from vaekit.config import ModelConfig
+
+    return ModelConfig(**tomllib.loads((ROOT / "configs" / f"{name}.toml").read_text())["model"])

@@ -25,13 +25,8 @@ from pathlib import Path
 
 import torch
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, busy_cores, machine, today, update_docs  # noqa: E402
+from _common import ROOT, busy_cores, machine, recipe_model, today, update_docs  # noqa: E402
 
 import vaekit  # noqa: E402
 import vaekit.nn  # noqa: E402
@@ -40,9 +35,7 @@ from vaekit.evaluate.likelihood import importance_sample  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "conv_layout.json"
 MODELS = {
-    "convHVAE + VampPrior (configs/vamp-convhvae-mnist.toml)": ModelConfig(
-        **tomllib.loads((ROOT / "configs" / "vamp-convhvae-mnist.toml").read_text())["model"]
-    ),
+    "convHVAE + VampPrior (configs/vamp-convhvae-mnist.toml)": recipe_model("vamp-convhvae-mnist"),
     "conv VAE (--model conv, defaults)": ModelConfig(arch="conv", likelihood="bernoulli"),
 }
 K, BATCH = 5000, 100

@@ -20,16 +20,10 @@ from pathlib import Path
 
 import torch
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, busy_cores, machine, today, update_docs  # noqa: E402
+from _common import ROOT, busy_cores, machine, recipe_model, today, update_docs  # noqa: E402
 
 import vaekit  # noqa: E402
-from vaekit.config import ModelConfig  # noqa: E402
 from vaekit.evaluate import importance_sample  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "prior_once.json"
@@ -52,9 +46,8 @@ WAYS = {"once per pass": PriorPerPass, "once": lambda vae: vae}
 
 
 def measure(recipe: str, images: int, rounds: int) -> dict:
-    cfg = tomllib.loads((ROOT / "configs" / f"{recipe}.toml").read_text())["model"]
     torch.manual_seed(0)
-    vae = vaekit.build_vae((1, 28, 28), ModelConfig(**cfg))
+    vae = vaekit.build_vae((1, 28, 28), recipe_model(recipe))
     x = (torch.rand(images, 1, 28, 28) < 0.13).float()  # the share of black pixels of binarized MNIST
     seconds: dict[str, list[float]] = {way: [] for way in WAYS}
     log_px = {}
